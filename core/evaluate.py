@@ -1,0 +1,155 @@
+"""One trial: build the data, model and compressors from the trial config, train, compress, measure, cost.
+
+``evaluate_trial`` never raises for a problem with the candidate itself: a crash, a NaN loss or a timeout
+becomes a ``failed`` :class:`TrialResult` carrying the message, so the search goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from core.errors import TrialDiverged, TrialTimeout
+from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFactory, SearchLogger
+from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+from core.plugins import instantiate
+from core.training import Deadline, LitClassifier, accuracy, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's per-Trainer banners and tips; trials are many and short."""
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*torch.ao.quantization is deprecated.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*quantized tensor creation functions.*")
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+
+
+def build_compressors(config: DictConfig) -> list[Compressor]:
+    """Instantiate ``compressor.<name>`` nodes in config order."""
+    nodes = config.get("compressor") or {}
+    return [instantiate(node, "compressor", key=f"compressor.{name}") for name, node in nodes.items()]
+
+
+def evaluate_trial(spec: TrialSpec) -> TrialResult:
+    """Train, compress and cost one candidate; never raises for candidate problems."""
+    start = time.monotonic()
+    try:
+        status, objectives, metrics, error = _run(spec, start)
+    except (TrialTimeout, TrialDiverged) as exc:
+        status, objectives, metrics, error = TrialStatus.FAILED, {}, {}, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        log.debug("trial %d failed:\n%s", spec.trial_id, traceback.format_exc())
+        status, objectives, metrics, error = TrialStatus.FAILED, {}, {}, f"{type(exc).__name__}: {exc}"
+    return TrialResult(spec.trial_id, spec.x, spec.params, status, objectives, metrics, error, time.monotonic() - start)
+
+
+def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], dict[str, float], str | None]:
+    quiet_lightning()
+    cfg = OmegaConf.create(spec.config)
+    limit = float(cfg.search.trial_timeout_s)
+    deadline = Deadline(start + limit, limit)
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+
+    dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
+    dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
+    factory: ModelFactory = instantiate(cfg.model, "model")
+    model = factory.build(dataset.input_shape, dataset.num_classes)
+    compressors = build_compressors(cfg)
+    hw: HardwareTarget = instantiate(cfg.hw, "hw")
+    logger: SearchLogger = instantiate(cfg.logger, "logger")
+    params_before = count_parameters(model)
+
+    lit = LitClassifier(model, cfg.trainer.lr, cfg.trainer.weight_decay, dataset.input_shape)
+    callbacks: list[pl.Callback] = [deadline]
+    for c in compressors:
+        callbacks.extend(c.callbacks())
+    trainer = pl.Trainer(
+        max_epochs=int(cfg.trainer.max_epochs),
+        accelerator=str(cfg.trainer.accelerator),
+        devices=cfg.trainer.devices,
+        precision=cfg.trainer.precision,
+        deterministic=bool(cfg.trainer.deterministic),
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+        callbacks=callbacks,
+        logger=logger.trial_logger(spec.trial_id, spec.run_dir) or False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        limit_train_batches=cfg.trainer.limit_train_batches,
+        check_val_every_n_epoch=int(cfg.trainer.check_val_every_n_epoch),
+    )
+    trainer.fit(lit, datamodule=dm)
+    model = lit.model.cpu().eval()
+    metrics: dict[str, float] = {"float_val_accuracy": accuracy(model, dm.val_dataloader())}
+    metrics["params_before"] = float(params_before)
+
+    for c in compressors:
+        model = c.apply(model, dm)
+        deadline.check(f"compression ({type(c).__name__})")
+    metrics["params_after"] = float(_param_count_any(model))
+
+    # The objective is the accuracy of the compressed (e.g. int8) model, run as is.
+    val_acc = accuracy(model, dm.val_dataloader())
+    metrics["val_accuracy"] = val_acc
+    metrics["test_accuracy"] = accuracy(model, dm.test_dataloader())
+    deadline.check("evaluation")
+
+    cost = hw.cost(model, dataset.input_shape)
+    metrics.update({f"cost_{k}": float(v) for k, v in cost.details.items()})
+    objectives = {
+        "error": 1.0 - val_acc,
+        "flash": float(cost.flash_bytes),
+        "ram": float(cost.ram_bytes),
+        "macs": float(cost.macs),
+        "latency": float(cost.latency_s),
+    }
+    _save_model(model, Path(spec.run_dir) / "models" / str(spec.trial_id), spec, objectives)
+    violations = hw.violations(cost)
+    if violations:
+        return (
+            TrialStatus.INFEASIBLE,
+            objectives,
+            metrics,
+            f"does not fit {hw.name}: " + "; ".join(violations),
+        )
+    return TrialStatus.COMPLETE, objectives, metrics, None
+
+
+def _param_count_any(model: torch.nn.Module) -> int:
+    """Parameter elements of a float or quantized model (quantized layers keep weights in packed params)."""
+    total = 0
+    for m in model.modules():
+        w: Any = getattr(m, "weight", None)
+        if callable(w) and not isinstance(w, torch.Tensor):  # torch.ao quantized Conv/Linear
+            total += w().numel()
+            bias: Any = getattr(m, "bias", None)
+            b = bias() if callable(bias) else None
+            total += b.numel() if b is not None else 0
+        else:
+            total += sum(p.numel() for p in m.parameters(recurse=False))
+    return total
+
+
+def _save_model(model: torch.nn.Module, out: Path, spec: TrialSpec, objectives: dict[str, Any]) -> None:
+    """Write the compressed model's state dict and a small manifest to ``models/<trial>/``."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    manifest = {"trial_id": spec.trial_id, "params": spec.params, "objectives": objectives}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

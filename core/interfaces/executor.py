@@ -1,0 +1,26 @@
+"""Executor: runs trial specs (sequentially or in parallel) and yields results as they finish."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+
+from core.interfaces.trial import TrialResult, TrialSpec
+
+EvaluateFn = Callable[[TrialSpec], TrialResult]
+
+
+class Executor(ABC):
+    """Maps trials to results. ``n_workers`` is how many trials it runs at once (the search asks for that many)."""
+
+    n_workers: int = 1
+
+    @abstractmethod
+    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec]) -> Iterator[TrialResult]:
+        """Evaluate every spec with ``fn``; yield each result as soon as it is done (any order).
+
+        A spec whose evaluation crashes the worker must still yield a ``failed`` result.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release workers (default: nothing to release)."""

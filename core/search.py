@@ -1,0 +1,217 @@
+"""The search loop: ask(q) -> decode -> evaluate -> store -> tell, until ``search.n_trials`` are finished.
+
+The store is written before every ask (see :mod:`core.store`), so a killed search resumes exactly with
+``search.resume=true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from core.errors import ConfigError
+from core.evaluate import build_compressors, evaluate_trial
+from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
+from core.interfaces.optimizer import Problem
+from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+from core.pareto import hypervolume, normalize, validate_objectives
+from core.plugins import instantiate
+from core.progress import SearchProgress
+from core.report import write_outputs
+from core.space import SearchSpace
+from core.store import Store
+
+log = logging.getLogger(__name__)
+STORE_NAME = "trials.db"
+
+
+@dataclass
+class SearchOutcome:
+    """What a finished (or interrupted) search returns: the summary written to ``summary.json``."""
+
+    summary: dict[str, Any]
+    run_dir: Path
+
+
+def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, ...]) -> dict[str, float]:
+    """Reference value per objective: the board's, overridden by ``search.reference.<name>`` when set."""
+    ref = hw.reference()
+    overrides = cfg.search.get("reference") or {}
+    for name, value in overrides.items():
+        if name not in ref:
+            raise ConfigError(f"search.reference.{name}", "is not an objective", choices=ref)
+        ref[name] = float(value)
+    for name in objectives:
+        if not ref[name] > 0:
+            raise ConfigError(f"search.reference.{name}", f"must be > 0, got {ref[name]}")
+    return {n: ref[n] for n in objectives}
+
+
+class Search:
+    """Runs one search in ``run_dir`` from a composed config.
+
+    Args:
+        cfg: the composed run config (``conf/config.yaml`` plus overrides).
+        run_dir: where the store, reports and models go.
+        evaluate: the trial function (defaults to :func:`core.evaluate.evaluate_trial`).
+        show_progress: draw the rich progress bar and final table (default: ``search.progress``).
+    """
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        run_dir: str | Path,
+        evaluate: Callable[[TrialSpec], TrialResult] = evaluate_trial,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.evaluate = evaluate
+        self.show_progress = bool(cfg.search.progress) if show_progress is None else show_progress
+        self.n_trials = int(cfg.search.n_trials)
+        if self.n_trials < 1:
+            raise ConfigError("search.n_trials", f"must be >= 1, got {self.n_trials}")
+        self.objectives = validate_objectives(cfg.search.objectives)
+        self.space = SearchSpace.from_config(cfg.search_space.get("params"), cfg)
+        self.hw: HardwareTarget = instantiate(cfg.hw, "hw")
+        self.reference = reference_point(cfg, self.hw, self.objectives)
+        self.optimizer: Optimizer = instantiate(cfg.optimizer, "optimizer")
+        self.executor: Executor = instantiate(cfg.executor, "executor")
+        self.logger: SearchLogger = instantiate(cfg.logger, "logger")
+        batch = cfg.search.get("batch_size")
+        self.batch_size = int(batch) if batch else max(int(self.executor.n_workers), 1)
+        self._preflight()
+
+    def _preflight(self) -> None:
+        """Build every plugin once so bad input fails before the first trial, not inside each one."""
+        dataset: DatasetPlugin = instantiate(self.cfg.dataset, "dataset")
+        _ = dataset.input_shape, dataset.num_classes  # raises DatasetError if the data is missing/corrupt
+        factory: ModelFactory = instantiate(self.cfg.model, "model")
+        _ = factory
+        build_compressors(self.cfg)
+        for key in ("trainer.max_epochs", "trainer.batch_size", "search.trial_timeout_s"):
+            value = OmegaConf.select(self.cfg, key)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(key, f"must be a positive number, got {value!r}")
+
+    # ---------------------------------------------------------------------------------------------------
+    def run(self) -> SearchOutcome:
+        """Run (or resume) the search to ``n_trials`` finished trials; always writes the reports."""
+        store = Store(self.run_dir / STORE_NAME)
+        wall_start = time.time()
+        try:
+            self._open(store)
+            self.logger.start(str(self.run_dir), OmegaConf.to_container(self.cfg, resolve=True))  # type: ignore[arg-type]
+            with SearchProgress(self.n_trials, enabled=self.show_progress) as progress:
+                progress.update(store.counts(), self._hypervolume(store))
+                self._loop(store, progress)
+        finally:
+            store.set_meta("wall_time_s", float(store.get_meta("wall_time_s", 0.0)) + time.time() - wall_start)
+            summary = write_outputs(store, self.run_dir)
+            store.close()
+            self.executor.close()
+        self.logger.finish(summary)
+        if self.show_progress:
+            SearchProgress.print_pareto(self.run_dir, summary)
+        return SearchOutcome(summary, self.run_dir)
+
+    def _open(self, store: Store) -> None:
+        """Start a new run or restore a previous one from the store."""
+        signature = [{"name": p.name, "path": p.path, "type": p.type} for p in self.space.parameters]
+        problem = Problem(
+            dim=self.space.dim,
+            objective_names=self.objectives,
+            ref_point=tuple(1.0 for _ in self.objectives),
+            seed=int(self.cfg.seed),
+        )
+        self.optimizer.setup(problem)
+        existing = sum(store.counts().values())
+        resume = bool(self.cfg.search.resume)
+        if existing and not resume:
+            raise ConfigError(
+                "search.resume",
+                f"the run directory {self.run_dir} already holds {existing} trials",
+                hint="Pass search.resume=true to continue that search, or choose a new hydra.run.dir.",
+            )
+        if existing:
+            if store.get_meta("space") != signature or store.get_meta("objectives") != list(self.objectives):
+                raise ConfigError(
+                    "search.resume",
+                    "the search space or objectives differ from the stored run, so its trials cannot be reused",
+                    hint=f"Stored space: {store.get_meta('space')}; stored objectives: {store.get_meta('objectives')}.",
+                )
+            state = store.get_meta("optimizer_state")
+            if state is not None:
+                self.optimizer.load_state_dict(state)
+            untold = store.untold_ids()
+            if untold:
+                self._tell(store, [r for r in store.results() if r.trial_id in set(untold)])
+            log.info("resuming %s: %s", self.run_dir, store.counts())
+        else:
+            store.set_meta("space", signature)
+            store.set_meta("objectives", list(self.objectives))
+            store.set_meta("reference", self.reference)
+            store.set_meta("board", self.hw.name)
+            store.set_meta("optimizer", str(self.cfg.optimizer.get("_target_")))
+            store.set_meta("seed", int(self.cfg.seed))
+        store.set_meta("n_trials", self.n_trials)
+
+    def _loop(self, store: Store, progress: SearchProgress) -> None:
+        while True:
+            counts = store.counts()
+            finished = sum(counts.values()) - counts[TrialStatus.PENDING.value]
+            if finished >= self.n_trials:
+                return
+            pending = store.results([TrialStatus.PENDING])
+            if pending:  # asked before an interruption: evaluate at the stored points, never ask again
+                specs = [self._spec(r.trial_id, np.array(r.x)) for r in pending]
+            else:
+                n = min(self.batch_size, self.n_trials - finished)
+                x = np.clip(np.asarray(self.optimizer.ask(n), dtype=float).reshape(n, self.space.dim), 0.0, 1.0)
+                first = store.next_trial_id()
+                specs = [self._spec(first + i, x[i]) for i in range(n)]
+                store.add_pending(specs, self.optimizer.state_dict())
+            results = []
+            for result in self.executor.map(self.evaluate, specs):
+                store.finish(result)
+                results.append(result)
+                hv = self._hypervolume(store)
+                progress.update(store.counts(), hv, result)
+                self.logger.log_trial(result, hv)
+                if result.status == TrialStatus.FAILED:
+                    log.warning("trial %d failed: %s", result.trial_id, result.error)
+            self._tell(store, results)
+
+    def _spec(self, trial_id: int, x: np.ndarray) -> TrialSpec:
+        params = self.space.decode(x)
+        trial_cfg = self.space.apply(self.cfg, params)
+        container = cast(dict[str, Any], OmegaConf.to_container(trial_cfg, resolve=True))
+        return TrialSpec(trial_id, [float(v) for v in x], params, container, str(self.run_dir))
+
+    def _tell(self, store: Store, results: list[TrialResult]) -> None:
+        if not results:
+            return
+        results = sorted(results, key=lambda r: r.trial_id)
+        x = np.array([r.x for r in results], dtype=float)
+        y = np.full((len(results), len(self.objectives)), np.nan)
+        feasible = np.zeros(len(results), dtype=bool)
+        for i, r in enumerate(results):
+            if r.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE):
+                y[i] = normalize(r.objectives, self.objectives, self.reference)
+                feasible[i] = r.status == TrialStatus.COMPLETE
+        self.optimizer.tell(x, y, feasible)
+        store.mark_told([r.trial_id for r in results], self.optimizer.state_dict())
+
+    def _hypervolume(self, store: Store) -> float:
+        done = store.results([TrialStatus.COMPLETE])
+        if not done:
+            return 0.0
+        y = np.array([normalize(r.objectives, self.objectives, self.reference) for r in done])
+        return hypervolume(y, [1.0] * len(self.objectives))

@@ -1,0 +1,174 @@
+"""Durable trial store: stdlib sqlite3 in WAL mode, one file per run directory.
+
+Write protocol (what makes resume exact):
+
+1. ``add_pending``: trials are inserted as ``pending`` with their point before they are evaluated, together
+   with the optimizer's state after the ask (so a resumed optimizer never proposes them again).
+2. ``finish``: each result is committed as soon as it is known (before the next ask).
+3. ``mark_told``: the trials told to the optimizer and the optimizer's new ``state_dict`` are committed in
+   one transaction.
+
+On resume, the optimizer is restored from the last state, finished-but-untold trials are told again, and
+pending trials are re-evaluated at their stored points. No completed trial is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id    INTEGER PRIMARY KEY,
+    status      TEXT NOT NULL,
+    x           TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    objectives  TEXT NOT NULL DEFAULT '{}',
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    error       TEXT,
+    duration_s  REAL NOT NULL DEFAULT 0,
+    told        INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    """A run's trials and metadata in ``<run_dir>/trials.db``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def add_pending(self, specs: Iterable[TrialSpec], optimizer_state: dict[str, Any] | None = None) -> None:
+        """Insert trials that are about to be evaluated, with the optimizer's state right after it proposed them."""
+        now = time.time()
+        with self._tx():
+            if optimizer_state is not None:
+                self._set_meta("optimizer_state", optimizer_state)
+            self._db.executemany(
+                "INSERT INTO trials (trial_id, status, x, params, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(s.trial_id, TrialStatus.PENDING.value, json.dumps(s.x), json.dumps(s.params), now) for s in specs],
+            )
+
+    def finish(self, result: TrialResult) -> None:
+        """Commit a trial's outcome."""
+        with self._tx():
+            self._db.execute(
+                "UPDATE trials SET status=?, objectives=?, metrics=?, error=?, duration_s=?, finished_at=? "
+                "WHERE trial_id=?",
+                (
+                    result.status.value,
+                    json.dumps(result.objectives),
+                    json.dumps(result.metrics),
+                    result.error,
+                    result.duration_s,
+                    time.time(),
+                    result.trial_id,
+                ),
+            )
+
+    def mark_told(self, trial_ids: Iterable[int], optimizer_state: dict[str, Any]) -> None:
+        """Atomically record which trials the optimizer has seen and its resulting state."""
+        with self._tx():
+            self._db.executemany("UPDATE trials SET told=1 WHERE trial_id=?", [(i,) for i in trial_ids])
+            self._set_meta("optimizer_state", optimizer_state)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serializable value under ``key``."""
+        with self._tx():
+            self._set_meta(key, value)
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def results(self, statuses: Iterable[TrialStatus] | None = None) -> list[TrialResult]:
+        """Trials ordered by id, optionally filtered by status."""
+        rows = self._db.execute(
+            "SELECT trial_id, status, x, params, objectives, metrics, error, duration_s FROM trials ORDER BY trial_id"
+        ).fetchall()
+        wanted = {TrialStatus(s) for s in statuses} if statuses is not None else None
+        out = []
+        for tid, status, x, params, objectives, metrics, error, duration in rows:
+            st = TrialStatus(status)
+            if wanted is None or st in wanted:
+                out.append(
+                    TrialResult(
+                        tid,
+                        json.loads(x),
+                        json.loads(params),
+                        st,
+                        json.loads(objectives),
+                        json.loads(metrics),
+                        error,
+                        duration,
+                    )
+                )
+        return out
+
+    def untold_ids(self) -> list[int]:
+        """Finished trials whose result has not reached the optimizer."""
+        rows = self._db.execute(
+            "SELECT trial_id FROM trials WHERE told=0 AND status!=? ORDER BY trial_id",
+            (TrialStatus.PENDING.value,),
+        )
+        return [r[0] for r in rows]
+
+    def next_trial_id(self) -> int:
+        """One past the largest trial id."""
+        row = self._db.execute("SELECT COALESCE(MAX(trial_id) + 1, 0) FROM trials").fetchone()
+        return int(row[0])
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials per status (every status present, zero if none)."""
+        out = {s.value: 0 for s in TrialStatus}
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
+            out[status] = n
+        return out
+
+    # -- internals ----------------------------------------------------------------------------------------
+    def _set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,94 @@
+"""Training pieces shared by every trial: the Lightning classifier, the trial deadline, and accuracy."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from core.errors import TrialDiverged, TrialTimeout
+
+
+class LitClassifier(pl.LightningModule):
+    """Wraps any classifier ``nn.Module`` with cross-entropy training and an AdamW + cosine schedule.
+
+    Args:
+        model: maps ``batch x input_shape`` to ``batch x num_classes`` logits.
+        lr: peak learning rate.
+        weight_decay: AdamW weight decay.
+        input_shape: one sample's shape (used as ``example_input_array`` by compressors).
+    """
+
+    def __init__(self, model: nn.Module, lr: float, weight_decay: float, input_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.example_input_array = torch.zeros(1, *input_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.model(x), y)
+        if not torch.isfinite(loss):
+            raise TrialDiverged(f"training loss became {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}")
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=False)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True)
+        self.log("val_acc", (logits.argmax(1) == y).float().mean(), on_epoch=True)
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        epochs = max(int(self.trainer.max_epochs or 1), 1)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class Deadline(pl.Callback):
+    """Raises :class:`TrialTimeout` once wall time passes ``deadline`` (a ``time.monotonic()`` value)."""
+
+    def __init__(self, deadline: float, limit_s: float) -> None:
+        self.deadline = deadline
+        self.limit_s = limit_s
+
+    def check(self, stage: str) -> None:
+        """Raise if the deadline has passed; ``stage`` names where, for the message."""
+        if time.monotonic() > self.deadline:
+            raise TrialTimeout(f"trial exceeded search.trial_timeout_s={self.limit_s:g} s during {stage}")
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        self.check("training")
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        self.check("validation")
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Top-1 accuracy of ``model`` (run as is, on CPU, in eval mode) over labelled batches."""
+    model.eval()
+    correct = total = 0
+    for x, y in batches:
+        pred = model(x).argmax(dim=1)
+        correct += int((pred == y).sum())
+        total += int(y.numel())
+    if total == 0:
+        return math.nan
+    return correct / total
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameter elements (float models; quantized modules hold packed params instead)."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,1 @@
+"""Agent plugins (entry-point group ``tinymoo.agents``)."""

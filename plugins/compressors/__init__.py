@@ -1,0 +1,1 @@
+"""Compressor plugins (entry-point group ``tinymoo.compressors``)."""

@@ -1,0 +1,1 @@
+"""Executor plugins (entry-point group ``tinymoo.executors``)."""

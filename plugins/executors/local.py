@@ -1,0 +1,18 @@
+"""Sequential in-process executor: one trial at a time, in the search's own process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from core.interfaces.executor import EvaluateFn, Executor
+from core.interfaces.trial import TrialResult, TrialSpec
+
+
+class LocalExecutor(Executor):
+    """Runs trials one after another; the trial function records its own failures."""
+
+    n_workers = 1
+
+    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec]) -> Iterator[TrialResult]:
+        for spec in specs:
+            yield fn(spec)

@@ -1,0 +1,1 @@
+"""Hardware-target plugins (entry-point group ``tinymoo.hw``); boards are YAML files in conf/hw."""

@@ -1,0 +1,1 @@
+"""Logger plugins (entry-point group ``tinymoo.loggers``)."""

@@ -1,0 +1,1 @@
+"""Model plugins (entry-point group ``tinymoo.models``)."""

@@ -1,0 +1,1 @@
+"""Optimizer plugins (entry-point group ``tinymoo.optimizers``)."""

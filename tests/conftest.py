@@ -1,0 +1,43 @@
+"""Shared fixtures: composed configs (as Hydra would build them) and subprocess helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def make_cfg() -> Callable[..., DictConfig]:
+    """Compose ``conf/config.yaml`` with overrides, exactly as ``python -m core.run`` would."""
+    from core.plugins import register_search_path_plugin
+
+    register_search_path_plugin()
+
+    def _make(*overrides: str) -> DictConfig:
+        with initialize_config_module(config_module="conf", version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+
+    return _make
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m core.run ARGS`` in a subprocess; returns the completed process (text output)."""
+    full_env = {**os.environ, "WANDB_MODE": "disabled", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "core.run", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,56 @@
+"""One real trial on digits: train, prune, int8; failures (exception, NaN loss, timeout) become failed results."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from core.evaluate import evaluate_trial
+from core.interfaces.trial import TrialSpec, TrialStatus
+
+
+def _spec(cfg, tmp_path, **overrides) -> TrialSpec:
+    for key, value in overrides.items():
+        OmegaConf.update(cfg, key, value)
+    return TrialSpec(0, [0.5], dict(overrides), OmegaConf.to_container(cfg, resolve=True), str(tmp_path))
+
+
+def test_int8_accuracy_close_to_float_and_pruned(make_cfg, tmp_path) -> None:
+    cfg = make_cfg("model.depth=2", "model.width=16", "trainer.max_epochs=8", "compressor.prune.sparsity=0.25")
+    result = evaluate_trial(_spec(cfg, tmp_path))
+    assert result.status == TrialStatus.COMPLETE, result.error
+    m = result.metrics
+    assert m["float_val_accuracy"] > 0.9
+    # the objective is the accuracy of the int8 model, within a few points of float
+    assert abs(m["val_accuracy"] - m["float_val_accuracy"]) < 0.03
+    assert result.objectives["error"] == 1.0 - m["val_accuracy"]
+    assert m["params_after"] < m["params_before"]  # channels were really removed
+    assert result.objectives["flash"] > 0 and result.objectives["ram"] > 0 and result.objectives["macs"] > 0
+    assert (tmp_path / "models" / "0" / "model.pt").is_file()
+    assert (tmp_path / "logs" / "trial_0" / "metrics.csv").is_file()
+
+
+def test_exception_becomes_failed_result(make_cfg, tmp_path) -> None:
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"model.kernel_size": 4}))
+    assert result.status == TrialStatus.FAILED
+    assert "kernel_size must be odd" in result.error
+
+
+def test_nan_loss_becomes_failed_result(make_cfg, tmp_path) -> None:
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"trainer.lr": 1e30}))
+    assert result.status == TrialStatus.FAILED
+    assert result.error.startswith("TrialDiverged: training loss became")
+
+
+def test_timeout_becomes_failed_result(make_cfg, tmp_path) -> None:
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"search.trial_timeout_s": 0.05, "trainer.max_epochs": 50}))
+    assert result.status == TrialStatus.FAILED
+    assert "TrialTimeout: trial exceeded search.trial_timeout_s=0.05 s" in result.error
+    assert result.duration_s < 30
+
+
+def test_board_too_small_is_infeasible(make_cfg, tmp_path) -> None:
+    cfg = make_cfg("hw.sram_bytes=16500", "hw.reserved_sram_bytes=16384", "trainer.max_epochs=1")
+    result = evaluate_trial(_spec(cfg, tmp_path))
+    assert result.status == TrialStatus.INFEASIBLE
+    assert "does not fit stm32f4: SRAM" in result.error
+    assert result.objectives["ram"] > 116

@@ -1,0 +1,138 @@
+"""The search loop on real trials: counts, store, reports, failing trials, and exact resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.errors import ConfigError
+from core.evaluate import evaluate_trial
+from core.interfaces.trial import TrialStatus
+from core.search import Search
+from core.store import Store
+from tests.conftest import REPO
+
+FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none")
+
+
+def _xs(run_dir) -> list[list[float]]:
+    with Store(run_dir / "trials.db") as s:
+        return [r.x for r in s.results()]
+
+
+def test_search_runs_and_writes_reports(make_cfg, tmp_path) -> None:
+    cfg = make_cfg(*FAST, "search.n_trials=3", "~search_space.params.epochs")
+    outcome = Search(cfg, tmp_path).run()
+    s = outcome.summary
+    assert s["counts"]["total"] == 3 and s["counts"]["pending"] == 0
+    assert 0 < s["hypervolume"] <= 1 and len(s["hypervolume_history"]) == 3
+    assert s["reference_point"] == {"error": 1.0, "flash": 442368.0, "ram": 114688.0, "macs": 12000000.0}
+    assert 1 <= s["pareto_size"] <= 3
+    for name in ("trials.csv", "pareto.csv", "summary.json", "pareto.png", "hypervolume.png", "trials.db"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_failing_trials_are_recorded_and_search_goes_on(make_cfg, tmp_path) -> None:
+    cfg = make_cfg(
+        *FAST, "search.n_trials=6", "+search_space.params.kernel.choices=[3,4]", "~search_space.params.epochs"
+    )
+    outcome = Search(cfg, tmp_path).run()
+    counts = outcome.summary["counts"]
+    with Store(tmp_path / "trials.db") as store:
+        failed = store.results([TrialStatus.FAILED])
+    assert counts["total"] == 6 and counts["failed"] == len(failed) >= 1
+    assert counts["complete"] >= 1
+    assert all(r.params["model.kernel_size"] == 4 and "kernel_size must be odd" in r.error for r in failed)
+    assert "kernel_size must be odd" in (tmp_path / "trials.csv").read_text()
+
+
+class _Kill(BaseException):
+    """Stands in for SIGKILL/KeyboardInterrupt in the middle of a trial."""
+
+
+def test_resume_after_interrupt_loses_and_repeats_nothing(make_cfg, tmp_path) -> None:
+    overrides = (*FAST, "search.n_trials=5", "~search_space.params.epochs")
+    full = tmp_path / "full"
+    Search(make_cfg(*overrides), full).run()
+
+    calls = []
+
+    def dying(spec):
+        if len(calls) == 3:
+            raise _Kill
+        calls.append(spec.trial_id)
+        return evaluate_trial(spec)
+
+    part = tmp_path / "part"
+    with pytest.raises(_Kill):
+        Search(make_cfg(*overrides), part, evaluate=dying).run()
+    with Store(part / "trials.db") as s:
+        assert s.counts()["complete"] + s.counts()["infeasible"] == 3 and s.counts()["pending"] == 1
+
+    with pytest.raises(ConfigError, match=r"search\.resume"):
+        Search(make_cfg(*overrides), part).run()  # refuses to overwrite without resume
+
+    resumed = []
+
+    def counting(spec):
+        resumed.append(spec.trial_id)
+        return evaluate_trial(spec)
+
+    outcome = Search(make_cfg(*overrides, "search.resume=true"), part, evaluate=counting).run()
+    assert resumed == [3, 4]  # the interrupted trial re-runs at its stored point, then one new one
+    assert outcome.summary["counts"]["total"] == 5
+    assert _xs(part) == _xs(full)  # the same points as an uninterrupted run: nothing lost or repeated
+
+
+def test_resume_refuses_a_different_space(make_cfg, tmp_path) -> None:
+    Search(make_cfg(*FAST, "search.n_trials=1", "~search_space.params.epochs"), tmp_path).run()
+    with pytest.raises(ConfigError, match="search space or objectives differ"):
+        Search(make_cfg(*FAST, "search.n_trials=2", "search.resume=true"), tmp_path).run()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_from_cli(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    args = [sys.executable, "-m", "core.run", "search.n_trials=6", "search.progress=false", "logger=none",
+            "~search_space.params.epochs", "trainer.max_epochs=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = run_dir / "trials.db"
+    deadline = time.time() + 300
+    finished = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.is_file():
+            try:
+                con = sqlite3.connect(db)
+                finished = con.execute("SELECT COUNT(*) FROM trials WHERE status!='pending'").fetchone()[0]
+                con.close()
+            except sqlite3.OperationalError:
+                finished = 0
+            if finished >= 2:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "search ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Store(db) as s:
+        before = {r.trial_id: (r.x, r.objectives) for r in s.results() if r.status != TrialStatus.PENDING}
+    assert 2 <= len(before) < 6
+
+    done = subprocess.run([*args, "search.resume=true"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with Store(db) as s:
+        after = s.results()
+    assert [r.trial_id for r in after] == list(range(6))
+    assert all(r.status != TrialStatus.PENDING for r in after)
+    for r in after:  # completed trials were kept as they were, not re-run
+        if r.trial_id in before:
+            assert (r.x, r.objectives) == before[r.trial_id]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["counts"]["total"] == 6
