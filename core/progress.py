@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class SearchProgress:
     @staticmethod
     def print_pareto(run_dir: Path, summary: dict[str, Any], console: Console | None = None) -> None:
         """Print the Pareto table from ``pareto.csv`` and the headline numbers."""
-        console = console or Console()
+        console = console or (Console() if sys.stdout.isatty() else Console(width=200))
         table = Table(title=f"Pareto front on {summary.get('board')} ({summary.get('pareto_size')} models)")
         path = Path(run_dir) / "pareto.csv"
         rows = list(csv.DictReader(path.open())) if path.is_file() else []
