@@ -1,0 +1,69 @@
+"""Benchmark: the quickstart (`python -m core.run`, 20 Sobol trials on digits / stm32f4) for several seeds.
+
+Usage: ``python -m benchmarks.quickstart [--seeds 0 1 2]``; writes ``benchmarks/results/quickstart.json`` and
+prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.machine import machine_info
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "quickstart.json"
+
+
+def run_once(seed: int) -> dict:
+    """Run the quickstart with ``seed`` in a temporary run dir; returns its timings and results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "core.run", f"seed={seed}", f"hydra.run.dir={tmp}/run", "search.progress=false"],
+            cwd=REPO,
+            env={**os.environ, "WANDB_MODE": "disabled"},
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr)
+        summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
+    return {
+        "seed": seed,
+        "process_wall_s": round(wall, 2),
+        "search_wall_s": round(summary["wall_time_s"], 2),
+        "trial_time_s": round(summary["trial_time_s"], 2),
+        "n_trials": summary["counts"]["total"],
+        "counts": summary["counts"],
+        "hypervolume": round(summary["hypervolume"], 4),
+        "pareto_size": summary["pareto_size"],
+    }
+
+
+def main() -> None:
+    """Run every seed, write the JSON and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    runs = [run_once(s) for s in args.seeds]
+    result = {"benchmark": "quickstart", "command": "python -m core.run seed=<seed>", "machine": machine_info(),
+              "runs": runs}  # fmt: skip
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print("| seed | process wall [s] | search wall [s] | trials | failed | hypervolume | Pareto size |")
+    print("|---|---|---|---|---|---|---|")
+    for r in runs:
+        print(f"| {r['seed']} | {r['process_wall_s']} | {r['search_wall_s']} | {r['n_trials']} | "
+              f"{r['counts']['failed']} | {r['hypervolume']} | {r['pareto_size']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
