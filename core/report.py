@@ -172,15 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     from core.progress import SearchProgress
 
     argv = sys.argv[1:] if argv is None else argv
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     if not argv:
-        console.print("usage: python -m core.report RUN_DIR [RUN_DIR ...]")
+        print("usage: python -m core.report RUN_DIR [RUN_DIR ...]", file=sys.stderr)
         return 2
     status = 0
     for arg in argv:
         db = Path(arg) / STORE_NAME
         if not db.is_file():
-            console.print(f"[red]{arg}: no {STORE_NAME} here; pass a tinymoo run directory[/red]")
+            print(f"tinymoo: error: {arg}: no {STORE_NAME} here; pass a tinymoo run directory", file=sys.stderr)
             status = 2
             continue
         with Store(db) as store:

@@ -169,7 +169,7 @@ class Search:
             finished = sum(counts.values()) - counts[TrialStatus.PENDING.value]
             if finished >= self.n_trials:
                 return
-            pending = store.results([TrialStatus.PENDING])
+            pending = self._give_up_on_crashers(store, store.results([TrialStatus.PENDING]))
             if pending:  # asked before an interruption: evaluate at the stored points, never ask again
                 specs = [self._spec(r.trial_id, np.array(r.x)) for r in pending]
             else:
@@ -179,6 +179,7 @@ class Search:
                 specs = [self._spec(first + i, x[i]) for i in range(n)]
                 store.add_pending(specs, self.optimizer.state_dict())
             results = []
+            store.start([s.trial_id for s in specs])
             for result in self.executor.map(self.evaluate, specs):
                 store.finish(result)
                 results.append(result)
@@ -188,6 +189,25 @@ class Search:
                 if result.status == TrialStatus.FAILED:
                     log.warning("trial %d failed: %s", result.trial_id, result.error)
             self._tell(store, results)
+
+    def _give_up_on_crashers(self, store: Store, pending: list[TrialResult]) -> list[TrialResult]:
+        """Record pending trials whose evaluation was interrupted ``search.max_attempts`` times as failed."""
+        limit = int(self.cfg.search.get("max_attempts", 2))
+        keep, given_up = [], []
+        for r in pending:
+            n = store.attempts(r.trial_id)
+            if n >= limit:
+                r.status = TrialStatus.FAILED
+                r.error = (
+                    f"evaluation was interrupted {n} times (the process crashed or was killed); "
+                    f"giving up after search.max_attempts={limit}"
+                )
+                store.finish(r)
+                given_up.append(r)
+            else:
+                keep.append(r)
+        self._tell(store, given_up)
+        return keep
 
     def _spec(self, trial_id: int, x: np.ndarray) -> TrialSpec:
         params = self.space.decode(x)

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS trials (
     error       TEXT,
     duration_s  REAL NOT NULL DEFAULT 0,
     told        INTEGER NOT NULL DEFAULT 0,
+    attempts    INTEGER NOT NULL DEFAULT 0,
     created_at  REAL NOT NULL,
     finished_at REAL
 );
@@ -73,6 +74,16 @@ class Store:
                 "INSERT INTO trials (trial_id, status, x, params, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(s.trial_id, TrialStatus.PENDING.value, json.dumps(s.x), json.dumps(s.params), now) for s in specs],
             )
+
+    def start(self, trial_ids: Iterable[int]) -> None:
+        """Count one more evaluation attempt for each trial (so a trial that keeps crashing can be given up)."""
+        with self._tx():
+            self._db.executemany("UPDATE trials SET attempts=attempts+1 WHERE trial_id=?", [(i,) for i in trial_ids])
+
+    def attempts(self, trial_id: int) -> int:
+        """How many times evaluation of ``trial_id`` was started."""
+        row = self._db.execute("SELECT attempts FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def finish(self, result: TrialResult) -> None:
         """Commit a trial's outcome."""

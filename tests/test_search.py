@@ -136,3 +136,23 @@ def test_sigkill_then_resume_from_cli(tmp_path) -> None:
             assert (r.x, r.objectives) == before[r.trial_id]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["counts"]["total"] == 6
+
+
+def test_trial_that_keeps_killing_the_process_is_given_up(make_cfg, tmp_path) -> None:
+    overrides = (*FAST, "search.n_trials=3", "~search_space.params.epochs")
+
+    def crash_on_1(spec):
+        if spec.trial_id == 1:
+            raise _Kill  # e.g. a segfault or OOM kill inside the trial
+        return evaluate_trial(spec)
+
+    with pytest.raises(_Kill):
+        Search(make_cfg(*overrides), tmp_path, evaluate=crash_on_1).run()
+    with pytest.raises(_Kill):  # the first resume retries it (the kill may have been unrelated) ...
+        Search(make_cfg(*overrides, "search.resume=true"), tmp_path, evaluate=crash_on_1).run()
+    # ... the second gives up on it, records it and goes on
+    outcome = Search(make_cfg(*overrides, "search.resume=true"), tmp_path, evaluate=crash_on_1).run()
+    assert outcome.summary["counts"]["total"] == 3 and outcome.summary["counts"]["failed"] == 1
+    with Store(tmp_path / "trials.db") as s:
+        failed = s.results([TrialStatus.FAILED])
+    assert [r.trial_id for r in failed] == [1] and "interrupted 2 times" in failed[0].error
