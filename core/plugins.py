@@ -18,7 +18,7 @@ from typing import Any
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.plugins import Plugins
 from hydra.plugins.search_path_plugin import SearchPathPlugin
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from core.errors import ConfigError, PluginError
 
@@ -131,11 +131,35 @@ def instantiate(node: DictConfig | dict[str, Any], group: str, key: str | None =
             "entry points may be instantiated",
             choices=sorted(ok),
         )
+    allowed_modules = {p.target.rsplit(".", 1)[0] for g in GROUPS for p in discover(g) if p.error is None}
+    for path, nested in _nested_targets(node, key):
+        if str(nested).rsplit(".", 1)[0] not in allowed_modules:
+            raise ConfigError(
+                path,
+                f"'{nested}' is not in a registered plugin module; nested _target_ nodes may only name classes "
+                "from modules that provide a registered tinymoo plugin",
+                choices=sorted(allowed_modules),
+            )
     try:
         return hydra_instantiate(node, _convert_="all", **kwargs)
     except Exception as exc:  # the constructor rejected its arguments
         cause = exc.__cause__ or exc
         raise PluginError(f"Config key '{key}': could not build {target}: {type(cause).__name__}: {cause}") from exc
+
+
+def _nested_targets(node: Any, key: str, top: bool = True) -> list[tuple[str, str]]:
+    """``(config path, target)`` of every ``_target_`` below the top level of ``node``."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, DictConfig | dict):
+        for k, v in node.items():
+            if k == "_target_" and not top:
+                out.append((f"{key}._target_", str(v)))
+            elif k != "_target_":
+                out.extend(_nested_targets(v, f"{key}.{k!s}", top=False))
+    elif isinstance(node, ListConfig | list | tuple):
+        for i, v in enumerate(node):
+            out.extend(_nested_targets(v, f"{key}[{i}]", top=False))
+    return out
 
 
 def config_packages() -> list[tuple[str, str]]:

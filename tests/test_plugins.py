@@ -307,3 +307,15 @@ def test_non_editable_install_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert {r["status"] for r in rows} <= {"complete", "infeasible", "failed"}
     assert json.loads((run_dir / "summary.json").read_text())["board"] == "stm32f4"
     assert not any(elsewhere.iterdir()), "the run wrote outside hydra.run.dir"
+
+
+def test_nested_targets_must_come_from_plugin_modules() -> None:
+    """Hydra instantiates nested ``_target_`` nodes too: those are guarded like the top level."""
+    from omegaconf import OmegaConf
+
+    from core.errors import ConfigError
+    from core.plugins import instantiate
+
+    node = OmegaConf.create({"_target_": "plugins.optimizers.sobol.SobolSearch", "scramble": {"_target_": "os.getcwd"}})
+    with pytest.raises(ConfigError, match=r"optimizer\.scramble\._target_'.*'os\.getcwd' is not in a registered"):
+        instantiate(node, "optimizer")
