@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata as md
 import sys
 from dataclasses import dataclass
@@ -133,11 +134,11 @@ def instantiate(node: DictConfig | dict[str, Any], group: str, key: str | None =
         )
     allowed_modules = {p.target.rsplit(".", 1)[0] for g in GROUPS for p in discover(g) if p.error is None}
     for path, nested in _nested_targets(node, key):
-        if str(nested).rsplit(".", 1)[0] not in allowed_modules:
+        if not _defined_in_plugin_module(nested, allowed_modules):
             raise ConfigError(
                 path,
-                f"'{nested}' is not in a registered plugin module; nested _target_ nodes may only name classes "
-                "from modules that provide a registered tinymoo plugin",
+                f"'{nested}' is not a class defined in a registered plugin module; nested _target_ nodes may only "
+                "name classes defined in modules that provide a registered tinymoo plugin",
                 choices=sorted(allowed_modules),
             )
     try:
@@ -145,6 +146,15 @@ def instantiate(node: DictConfig | dict[str, Any], group: str, key: str | None =
     except Exception as exc:  # the constructor rejected its arguments
         cause = exc.__cause__ or exc
         raise PluginError(f"Config key '{key}': could not build {target}: {type(cause).__name__}: {cause}") from exc
+
+
+def _defined_in_plugin_module(target: str, allowed_modules: set[str]) -> bool:
+    """True if ``target`` is a class defined (not merely imported) in one of ``allowed_modules``."""
+    module, _, name = target.rpartition(".")
+    if module not in allowed_modules:
+        return False
+    obj = getattr(sys.modules.get(module) or importlib.import_module(module), name, None)
+    return isinstance(obj, type) and obj.__module__ == module
 
 
 def _nested_targets(node: Any, key: str, top: bool = True) -> list[tuple[str, str]]:

@@ -73,8 +73,13 @@ def check_group_choices(argv: list[str]) -> ConfigError | None:
 
 
 def cli() -> None:
-    """Console entry: validate config-group choices, then hand over to Hydra."""
-    if "-m" not in sys.argv and "--multirun" not in sys.argv:
+    """Console entry: validate config-group choices, then hand over to Hydra.
+
+    The check is skipped for sweeps and when the user extends Hydra's search path (``--config-dir``,
+    ``hydra.searchpath``); Hydra then reports unknown options itself.
+    """
+    own_paths = ("-m", "--multirun", "-cd", "--config-dir", "-cp", "--config-path", "-cn", "--config-name")
+    if not any(a in own_paths or a.split("=", 1)[0] in own_paths or "hydra.searchpath" in a for a in sys.argv[1:]):
         error = check_group_choices(sys.argv[1:])
         if error is not None:
             print(f"tinymoo: error: {error}", file=sys.stderr)

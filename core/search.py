@@ -6,6 +6,8 @@ The store is written before every ask (see :mod:`core.store`), so a killed searc
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +47,8 @@ def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, 
     ref = hw.reference()
     overrides = cfg.search.get("reference") or {}
     for name, value in overrides.items():
+        if value is None:
+            continue
         if name not in ref:
             raise ConfigError(f"search.reference.{name}", "is not an objective", choices=ref)
         ref[name] = float(value)
@@ -96,10 +100,13 @@ class Search:
         factory: ModelFactory = instantiate(self.cfg.model, "model")
         _ = factory
         build_compressors(self.cfg)
-        for key in ("trainer.max_epochs", "trainer.batch_size", "search.trial_timeout_s"):
+        for key in ("trainer.max_epochs", "trainer.batch_size", "search.trial_timeout_s", "search.max_attempts"):
             value = OmegaConf.select(self.cfg, key)
-            if not isinstance(value, int | float) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(key, f"must be a positive number, got {value!r}")
+        batch = self.cfg.search.get("batch_size")
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+            raise ConfigError("search.batch_size", f"must be a positive integer or null, got {batch!r}")
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
@@ -122,9 +129,29 @@ class Search:
             SearchProgress.print_pareto(self.run_dir, summary)
         return SearchOutcome(summary, self.run_dir)
 
+    def signature(self) -> dict[str, Any]:
+        """What a resumed run must share with the stored one for its trials to stay meaningful."""
+        return {
+            "space": [
+                {
+                    "name": p.name,
+                    "path": p.path,
+                    "type": p.type,
+                    "low": p.low,
+                    "high": p.high,
+                    "log": p.log,
+                    "choices": list(p.choices),
+                }
+                for p in self.space.parameters
+            ],
+            "objectives": list(self.objectives),
+            "reference": self.reference,
+            "optimizer": OmegaConf.to_container(self.cfg.optimizer, resolve=True),
+            "seed": int(self.cfg.seed),
+        }
+
     def _open(self, store: Store) -> None:
         """Start a new run or restore a previous one from the store."""
-        signature = [{"name": p.name, "path": p.path, "type": p.type} for p in self.space.parameters]
         problem = Problem(
             dim=self.space.dim,
             objective_names=self.objectives,
@@ -132,30 +159,36 @@ class Search:
             seed=int(self.cfg.seed),
         )
         self.optimizer.setup(problem)
+        self._carry: list[TrialResult] = []  # finished trials to tell together with the rest of their batch
         existing = sum(store.counts().values())
-        resume = bool(self.cfg.search.resume)
-        if existing and not resume:
+        signature = json.loads(json.dumps(self.signature()))
+        if existing and not bool(self.cfg.search.resume):
             raise ConfigError(
                 "search.resume",
                 f"the run directory {self.run_dir} already holds {existing} trials",
                 hint="Pass search.resume=true to continue that search, or choose a new hydra.run.dir.",
             )
         if existing:
-            if store.get_meta("space") != signature or store.get_meta("objectives") != list(self.objectives):
+            stored = store.get_meta("signature") or {}
+            changed = sorted(k for k in signature if stored.get(k) != signature[k])
+            if changed:
+                detail = "; ".join(f"{k}: stored {stored.get(k)!r}, now {signature[k]!r}" for k in changed)
                 raise ConfigError(
                     "search.resume",
-                    "the search space or objectives differ from the stored run, so its trials cannot be reused",
-                    hint=f"Stored space: {store.get_meta('space')}; stored objectives: {store.get_meta('objectives')}.",
+                    f"the run's {', '.join(changed)} differ from the stored run, so its trials cannot be continued",
+                    hint=f"Resume with the original settings or start a new hydra.run.dir. {detail}.",
                 )
             state = store.get_meta("optimizer_state")
             if state is not None:
                 self.optimizer.load_state_dict(state)
-            untold = store.untold_ids()
-            if untold:
-                self._tell(store, [r for r in store.results() if r.trial_id in set(untold)])
+            untold = set(store.untold_ids())
+            self._carry = [r for r in store.results() if r.trial_id in untold]
+            if not store.results([TrialStatus.PENDING]):
+                self._tell(store, self._carry)
+                self._carry = []
             log.info("resuming %s: %s", self.run_dir, store.counts())
         else:
-            store.set_meta("space", signature)
+            store.set_meta("signature", signature)
             store.set_meta("objectives", list(self.objectives))
             store.set_meta("reference", self.reference)
             store.set_meta("board", self.hw.name)
@@ -171,29 +204,41 @@ class Search:
                 return
             pending = self._give_up_on_crashers(store, store.results([TrialStatus.PENDING]))
             if pending:  # asked before an interruption: evaluate at the stored points, never ask again
-                specs = [self._spec(r.trial_id, np.array(r.x)) for r in pending]
+                # (with a smaller n_trials on resume, the surplus stays pending for a later, longer resume)
+                specs = [self._spec(r.trial_id, np.array(r.x)) for r in pending[: self.n_trials - finished]]
             else:
                 n = min(self.batch_size, self.n_trials - finished)
                 x = np.clip(np.asarray(self.optimizer.ask(n), dtype=float).reshape(n, self.space.dim), 0.0, 1.0)
                 first = store.next_trial_id()
                 specs = [self._spec(first + i, x[i]) for i in range(n)]
                 store.add_pending(specs, self.optimizer.state_dict())
-            results = []
-            store.start([s.trial_id for s in specs])
-            for result in self.executor.map(self.evaluate, specs):
-                store.finish(result)
-                results.append(result)
-                hv = self._hypervolume(store)
-                progress.update(store.counts(), hv, result)
-                self.logger.log_trial(result, hv)
-                if result.status == TrialStatus.FAILED:
-                    log.warning("trial %d failed: %s", result.trial_id, result.error)
+            results, in_flight = list(self._carry), set[int]()
+            started = functools.partial(self._started, store, in_flight)
+            try:
+                for result in self.executor.map(self.evaluate, specs, on_start=started):
+                    store.finish(result)
+                    in_flight.discard(result.trial_id)
+                    results.append(result)
+                    hv = self._hypervolume(store)
+                    progress.update(store.counts(), hv, result)
+                    self.logger.log_trial(result, hv)
+                    if result.status == TrialStatus.FAILED:
+                        log.warning("trial %d failed: %s", result.trial_id, result.error)
+            except KeyboardInterrupt:
+                store.unstart(in_flight)  # a user's Ctrl-C is not the trial's fault
+                raise
+            self._carry = []
             self._tell(store, results)
+
+    @staticmethod
+    def _started(store: Store, in_flight: set[int], spec: TrialSpec) -> None:
+        store.start([spec.trial_id])
+        in_flight.add(spec.trial_id)
 
     def _give_up_on_crashers(self, store: Store, pending: list[TrialResult]) -> list[TrialResult]:
         """Record pending trials whose evaluation was interrupted ``search.max_attempts`` times as failed."""
-        limit = int(self.cfg.search.get("max_attempts", 2))
-        keep, given_up = [], []
+        limit = int(self.cfg.search.max_attempts)
+        keep = []
         for r in pending:
             n = store.attempts(r.trial_id)
             if n >= limit:
@@ -203,10 +248,12 @@ class Search:
                     f"giving up after search.max_attempts={limit}"
                 )
                 store.finish(r)
-                given_up.append(r)
+                self._carry.append(r)
             else:
                 keep.append(r)
-        self._tell(store, given_up)
+        if not keep:  # nothing left of that batch: tell what it produced now
+            self._tell(store, self._carry)
+            self._carry = []
         return keep
 
     def _spec(self, trial_id: int, x: np.ndarray) -> TrialSpec:

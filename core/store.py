@@ -80,6 +80,13 @@ class Store:
         with self._tx():
             self._db.executemany("UPDATE trials SET attempts=attempts+1 WHERE trial_id=?", [(i,) for i in trial_ids])
 
+    def unstart(self, trial_ids: Iterable[int]) -> None:
+        """Take back attempts counted by :meth:`start` (for interruptions that were not the trial's fault)."""
+        with self._tx():
+            self._db.executemany(
+                "UPDATE trials SET attempts=MAX(attempts-1, 0) WHERE trial_id=?", [(i,) for i in trial_ids]
+            )
+
     def attempts(self, trial_id: int) -> int:
         """How many times evaluation of ``trial_id`` was started."""
         row = self._db.execute("SELECT attempts FROM trials WHERE trial_id=?", (trial_id,)).fetchone()

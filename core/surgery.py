@@ -19,17 +19,23 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 _CONV = (nn.Conv1d, nn.Conv2d)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
-_PASS_MODULES = (
+# elementwise: channel-preserving on any rank
+_ELEMENTWISE_MODULES = (
     nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid,
-    nn.ELU, nn.Dropout, nn.Identity, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
-    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+    nn.ELU, nn.Dropout, nn.Identity,
 )  # fmt: skip
-_PASS_FUNCTIONS = {
+# pooling: channel-preserving only on batched N x C x ... inputs (on a 2-D tensor they would pool channels)
+_POOL_MODULES = (
+    nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+)  # fmt: skip
+_ELEMENTWISE_FUNCTIONS = {
     torch.relu, torch.nn.functional.relu, torch.nn.functional.relu6, torch.nn.functional.hardswish,
-    torch.nn.functional.silu, torch.nn.functional.gelu, torch.nn.functional.dropout,
+    torch.nn.functional.silu, torch.nn.functional.gelu, torch.nn.functional.dropout, torch.sigmoid, torch.tanh,
+}  # fmt: skip
+_POOL_FUNCTIONS = {
     torch.nn.functional.max_pool1d, torch.nn.functional.max_pool2d, torch.nn.functional.avg_pool1d,
-    torch.nn.functional.avg_pool2d, torch.nn.functional.adaptive_avg_pool1d,
-    torch.nn.functional.adaptive_avg_pool2d, torch.sigmoid, torch.tanh,
+    torch.nn.functional.avg_pool2d, torch.nn.functional.adaptive_avg_pool1d, torch.nn.functional.adaptive_avg_pool2d,
 }  # fmt: skip
 _PASS_METHODS = {"relu", "sigmoid", "tanh", "contiguous"}
 
@@ -56,6 +62,10 @@ def find_prune_groups(model: nn.Module, example_input: torch.Tensor) -> list[Pru
     gm = fx.symbolic_trace(model)
     ShapeProp(gm).propagate(example_input)
     modules = dict(gm.named_modules())
+    calls: dict[str, int] = {}
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            calls[str(node.target)] = calls.get(str(node.target), 0) + 1
     groups = []
     for node in gm.graph.nodes:
         if node.op != "call_module" or not isinstance(modules[node.target], (*_CONV, nn.Linear)):
@@ -63,10 +73,16 @@ def find_prune_groups(model: nn.Module, example_input: torch.Tensor) -> list[Pru
         m = modules[node.target]
         if isinstance(m, _CONV) and m.groups != 1:
             continue
+        if isinstance(m, nn.Linear) and _rank(node) != 2:  # only N x C outputs have a channel dim to prune
+            continue
         channels = m.out_channels if isinstance(m, _CONV) else m.out_features
-        group = PruneGroup(node.target, channels)
-        if _follow(node, modules, group, flattened=1, seen=set()):
-            groups.append(group)
+        group = PruneGroup(str(node.target), channels)
+        if not _follow(node, modules, group, flattened=1, seen=set()):
+            continue
+        members = [group.producer, *group.channel_modules, *(name for name, _ in group.consumers)]
+        if any(calls.get(name, 0) != 1 for name in members):  # shared modules would be sliced twice
+            continue
+        groups.append(group)
     return groups
 
 
@@ -84,7 +100,7 @@ def _follow(node: fx.Node, modules: dict[str, nn.Module], group: PruneGroup, fla
             if isinstance(m, _CONV) and m.groups == 1 and flattened == 1:
                 group.consumers.append((target, 1))
                 continue
-            if isinstance(m, nn.Linear):
+            if isinstance(m, nn.Linear) and _rank(node) == 2:
                 group.consumers.append((target, flattened))
                 continue
             if isinstance(m, _BN) and flattened == 1:
@@ -92,21 +108,26 @@ def _follow(node: fx.Node, modules: dict[str, nn.Module], group: PruneGroup, fla
                 if not _follow(user, modules, group, flattened, seen):
                     return False
                 continue
-            if isinstance(m, nn.Flatten):
-                if not _follow(user, modules, group, flattened * _spatial(node), seen):
+            if isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) == (1, -1) and flattened == 1:
+                if not _follow(user, modules, group, _spatial(node), seen):
                     return False
                 continue
-            if isinstance(m, _PASS_MODULES):
+            if isinstance(m, _ELEMENTWISE_MODULES) or (isinstance(m, _POOL_MODULES) and _rank(node) >= 3):
                 if not _follow(user, modules, group, flattened, seen):
                     return False
                 continue
             return False
-        if user.op == "call_function" and user.target in _PASS_FUNCTIONS and user.args[0] is node:
+        first = user.args[0] is node if user.args else False
+        if (
+            user.op == "call_function"
+            and first
+            and (user.target in _ELEMENTWISE_FUNCTIONS or (user.target in _POOL_FUNCTIONS and _rank(node) >= 3))
+        ):
             if not _follow(user, modules, group, flattened, seen):
                 return False
             continue
-        if user.op == "call_function" and user.target is torch.flatten and user.args[0] is node:
-            if not _follow(user, modules, group, flattened * _spatial(node), seen):
+        if user.op == "call_function" and first and user.target is torch.flatten and _flattens_channels(user):
+            if flattened != 1 or not _follow(user, modules, group, _spatial(node), seen):
                 return False
             continue
         if user.op == "call_method" and user.target in _PASS_METHODS:
@@ -115,6 +136,19 @@ def _follow(node: fx.Node, modules: dict[str, nn.Module], group: PruneGroup, fla
             continue
         return False
     return True
+
+
+def _rank(node: fx.Node) -> int:
+    """Number of dims of a node's output (0 when unknown)."""
+    meta = node.meta.get("tensor_meta")
+    return len(meta.shape) if meta is not None and hasattr(meta, "shape") else 0
+
+
+def _flattens_channels(node: fx.Node) -> bool:
+    """True for ``torch.flatten(x, 1)`` / ``torch.flatten(x, 1, -1)``: batch kept, channel dim first."""
+    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+    return (start, end) == (1, -1)
 
 
 def _spatial(node: fx.Node) -> int:

@@ -51,7 +51,9 @@ class LitClassifier(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        epochs = max(int(self.trainer.max_epochs or 1), 1)
+        # anneal over the epochs still to run: after a mid-training pruning step (which rebuilds the optimizer)
+        # the fine-tuning phase restarts at the peak rate and still decays to zero by the end
+        epochs = max(int(self.trainer.max_epochs or 1) - int(self.trainer.current_epoch), 1)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 

@@ -73,3 +73,20 @@ def test_budgets_and_violations() -> None:
     assert board.reference()["flash"] == 9_000 and board.reference()["error"] == 1.0
     with pytest.raises(ValueError, match="leave no room"):
         _board(runtime_flash_bytes=20_000)
+
+
+def test_linear_macs_count_leading_dims_and_size_is_not_a_tensor() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(2, 4, 3, padding=1)
+            self.fc = nn.Linear(16, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.fc(self.conv(x))  # Linear over the length dim: 4 rows of 16 -> 5
+            return h.view(h.size(0), -1)
+
+    cost = _board().cost(Net().eval(), (2, 16))
+    assert cost.macs == 4 * 16 * 2 * 3 + 4 * 5 * 16
+    # tensors: input, conv out, fc out (view aliases, size() is no tensor) + weight and bias for 2 layers
+    assert cost.details["flatbuffer_overhead_bytes"] == FLATBUFFER_FIXED_BYTES + FLATBUFFER_PER_TENSOR_BYTES * 7

@@ -317,5 +317,9 @@ def test_nested_targets_must_come_from_plugin_modules() -> None:
     from core.plugins import instantiate
 
     node = OmegaConf.create({"_target_": "plugins.optimizers.sobol.SobolSearch", "scramble": {"_target_": "os.getcwd"}})
-    with pytest.raises(ConfigError, match=r"optimizer\.scramble\._target_'.*'os\.getcwd' is not in a registered"):
+    with pytest.raises(ConfigError, match=r"optimizer\.scramble\._target_'.*'os\.getcwd' is not a class defined"):
+        instantiate(node, "optimizer")
+    # a name merely imported into a plugin module does not count as defined there
+    node.scramble._target_ = "plugins.datasets.array_file.Path"
+    with pytest.raises(ConfigError, match=r"array_file\.Path' is not a class defined in a registered plugin module"):
         instantiate(node, "optimizer")

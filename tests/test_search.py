@@ -93,7 +93,7 @@ def test_resume_after_interrupt_loses_and_repeats_nothing(make_cfg, tmp_path) ->
 
 def test_resume_refuses_a_different_space(make_cfg, tmp_path) -> None:
     Search(make_cfg(*FAST, "search.n_trials=1", "~search_space.params.epochs"), tmp_path).run()
-    with pytest.raises(ConfigError, match="search space or objectives differ"):
+    with pytest.raises(ConfigError, match="the run's space differ"):
         Search(make_cfg(*FAST, "search.n_trials=2", "search.resume=true"), tmp_path).run()
 
 
@@ -156,3 +156,114 @@ def test_trial_that_keeps_killing_the_process_is_given_up(make_cfg, tmp_path) ->
     with Store(tmp_path / "trials.db") as s:
         failed = s.results([TrialStatus.FAILED])
     assert [r.trial_id for r in failed] == [1] and "interrupted 2 times" in failed[0].error
+
+
+class _Recording:
+    """Wraps a real optimizer and records every told point (to prove each trial is told exactly once)."""
+
+    def __init__(self, inner, log: list) -> None:
+        self.inner, self.log = inner, log
+
+    def setup(self, problem) -> None:
+        self.inner.setup(problem)
+
+    def ask(self, n: int):
+        return self.inner.ask(n)
+
+    def tell(self, x, y, feasible) -> None:
+        self.log.append([list(map(float, row)) for row in x])
+        self.inner.tell(x, y, feasible)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state) -> None:
+        self.inner.load_state_dict(state)
+
+
+def _search(cfg, run_dir, told: list, evaluate=evaluate_trial) -> Search:
+    s = Search(cfg, run_dir, evaluate=evaluate)
+    s.optimizer = _Recording(s.optimizer, told)
+    return s
+
+
+def test_batched_resume_tells_every_trial_exactly_once_in_batches(make_cfg, tmp_path) -> None:
+    overrides = (*FAST, "search.n_trials=7", "search.batch_size=3", "~search_space.params.epochs")
+    full_told: list = []
+    _search(make_cfg(*overrides), tmp_path / "full", full_told).run()
+    assert [len(b) for b in full_told] == [3, 3, 1]  # asked and told in batches; n_trials respected
+
+    def dies_in_trial_4(spec):
+        if spec.trial_id == 4:
+            raise _Kill
+        return evaluate_trial(spec)
+
+    told: list = []
+    part = tmp_path / "part"
+    with pytest.raises(_Kill):
+        _search(make_cfg(*overrides), part, told, dies_in_trial_4).run()
+    assert [len(b) for b in told] == [3]  # batch 2 was cut: trial 3 finished, 4 and 5 are pending
+    _search(make_cfg(*overrides, "search.resume=true"), part, told).run()
+    assert [len(b) for b in told] == [3, 3, 1]  # trial 3 is told with the rest of its batch, not alone
+    flat = [tuple(x) for batch in told for x in batch]
+    assert sorted(flat) == sorted({tuple(x) for x in _xs(part)}) and len(flat) == 7  # each exactly once
+    assert _xs(part) == _xs(tmp_path / "full")
+
+
+def test_only_the_trial_that_crashes_counts_an_attempt(make_cfg, tmp_path) -> None:
+    overrides = (*FAST, "search.n_trials=3", "search.batch_size=3", "~search_space.params.epochs")
+
+    def crash_on_0(spec):
+        if spec.trial_id == 0:
+            raise _Kill
+        return evaluate_trial(spec)
+
+    for resume in ("false", "true"):
+        with pytest.raises(_Kill):
+            Search(make_cfg(*overrides, f"search.resume={resume}"), tmp_path, evaluate=crash_on_0).run()
+    outcome = Search(make_cfg(*overrides, "search.resume=true"), tmp_path, evaluate=crash_on_0).run()
+    with Store(tmp_path / "trials.db") as s:
+        status = {r.trial_id: r.status for r in s.results()}
+    assert status[0] == TrialStatus.FAILED  # crashed twice: given up
+    assert status[1] != TrialStatus.FAILED and status[2] != TrialStatus.FAILED  # never ran before: evaluated
+    assert outcome.summary["counts"]["total"] == 3
+
+
+def test_ctrl_c_is_not_counted_as_a_crash(make_cfg, tmp_path) -> None:
+    overrides = (*FAST, "search.n_trials=1", "~search_space.params.epochs")
+
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    for resume in ("false", "true", "true"):
+        with pytest.raises(KeyboardInterrupt):
+            Search(make_cfg(*overrides, f"search.resume={resume}"), tmp_path, evaluate=interrupted).run()
+    with Store(tmp_path / "trials.db") as s:
+        assert s.attempts(0) == 0 and s.counts()["pending"] == 1
+    outcome = Search(make_cfg(*overrides, "search.resume=true"), tmp_path).run()
+    assert outcome.summary["counts"]["failed"] == 0 and outcome.summary["counts"]["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        ("search_space.params.width.high=64", "space"),
+        ("optimizer=random", "optimizer"),
+        ("seed=5", "seed"),
+        ("search.reference.flash=100000", "reference"),
+        ("search.objectives=[error,flash]", "objectives"),
+    ],
+)
+def test_resume_refuses_changed_settings(make_cfg, tmp_path, change, what) -> None:
+    Search(make_cfg(*FAST, "search.n_trials=1"), tmp_path).run()
+    with pytest.raises(ConfigError, match=rf"the run's .*{what}.* differ from the stored run"):
+        Search(make_cfg(*FAST, "search.n_trials=2", "search.resume=true", change), tmp_path).run()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("search.batch_size=-1", "search.batch_size"), ("search.max_attempts=0", "search.max_attempts")],
+)
+def test_preflight_rejects_bad_search_keys(make_cfg, tmp_path, override, key) -> None:
+    with pytest.raises(ConfigError, match=rf"Config key '{key}'"):
+        Search(make_cfg(*FAST, override), tmp_path)

@@ -104,3 +104,46 @@ def test_compressor_prunes_during_training_or_after() -> None:
     assert out[0].out_channels == 4
     with pytest.raises(ValueError, match="sparsity"):
         StructuredPruning(sparsity=1.0)
+
+
+class _Net(nn.Module):
+    def __init__(self, body: nn.Module, forward) -> None:
+        super().__init__()
+        self.body = body
+        self._forward = forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(self.body, x)
+
+
+@pytest.mark.parametrize(
+    ("body", "forward", "shape"),
+    [
+        # Linear applied to a 3-D conv output (no flatten): the Linear mixes length, not channels
+        (nn.ModuleList([nn.Conv1d(2, 8, 3, padding=1), nn.Linear(16, 4)]), lambda b, x: b[1](b[0](x)), (2, 16)),
+        # flatten that keeps the channel and length dims apart
+        (nn.ModuleList([nn.Conv1d(2, 8, 3, padding=1), nn.Flatten(2), nn.Linear(16, 4)]),
+         lambda b, x: b[2](b[1](b[0](x))), (2, 16)),
+        (nn.ModuleList([nn.Conv1d(2, 8, 3, padding=1), nn.Linear(16, 4)]),
+         lambda b, x: b[1](torch.flatten(b[0](x), 2)), (2, 16)),
+        # Linear on a 3-D (channels-last) input
+        (nn.ModuleList([nn.Linear(4, 8), nn.Flatten(), nn.Linear(24, 2)]), lambda b, x: b[2](b[1](b[0](x))), (3, 4)),
+        # a module called twice would be sliced twice
+        (nn.ModuleList([nn.Conv2d(3, 3, 3, padding=1)]), lambda b, x: b[0](b[0](x)), (3, 8, 8)),
+    ],
+)  # fmt: skip
+def test_unsafe_patterns_are_not_pruned(body, forward, shape) -> None:
+    model = _Net(body, forward).eval()
+    x = torch.randn(2, *shape)
+    ref = model(x)
+    assert find_prune_groups(model, x[:1]) == []
+    assert prune_by_fraction(model, x[:1], 0.5) == 0
+    torch.testing.assert_close(model(x), ref)
+
+
+def test_linear_to_linear_on_2d_is_pruned() -> None:
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    x = torch.randn(4, 6)
+    assert prune_by_fraction(model, x[:1], 0.5) == 8
+    assert model[0].out_features == 8 and model[2].in_features == 8
+    assert model(x).shape == (4, 3)

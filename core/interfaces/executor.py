@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from core.interfaces.trial import TrialResult, TrialSpec
 
 EvaluateFn = Callable[[TrialSpec], TrialResult]
+StartFn = Callable[[TrialSpec], None]
 
 
 class Executor(ABC):
@@ -16,10 +17,16 @@ class Executor(ABC):
     n_workers: int = 1
 
     @abstractmethod
-    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec]) -> Iterator[TrialResult]:
+    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
         """Evaluate every spec with ``fn``; yield each result as soon as it is done (any order).
 
-        A spec whose evaluation crashes the worker must still yield a ``failed`` result.
+        Args:
+            fn: the trial function (picklable for executors that use other processes).
+            specs: the trials to run.
+            on_start: called in the calling process when a trial is actually dispatched (the search counts
+                attempts with it).
+
+        A spec whose evaluation crashes a worker process must still yield a ``failed`` result.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook

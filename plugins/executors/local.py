@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from core.interfaces.executor import EvaluateFn, Executor
+from core.interfaces.executor import EvaluateFn, Executor, StartFn
 from core.interfaces.trial import TrialResult, TrialSpec
 
 
@@ -13,6 +13,8 @@ class LocalExecutor(Executor):
 
     n_workers = 1
 
-    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec]) -> Iterator[TrialResult]:
+    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
         for spec in specs:
+            if on_start is not None:
+                on_start(spec)
             yield fn(spec)

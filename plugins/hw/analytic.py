@@ -10,7 +10,7 @@ input. Accounting, per deployed int8 model:
 * SRAM: peak of the sum of live int8 activation buffers over the op schedule (a buffer lives from the op that
   writes it to its last reader). BatchNorm, activations, flatten/dropout and (de)quantize ops are fused or
   free in deployment, so they alias their input buffer.
-* MACs: Conv and Linear only: ``out_elements * in_channels/groups * prod(kernel)`` and ``in * out``.
+* MACs: Conv and Linear only: ``out_elements * in_channels/groups * prod(kernel)`` and ``out_elements * in``.
 * latency: ``macs * cycles_per_mac / clock_hz``.
 """
 
@@ -25,6 +25,7 @@ from core.interfaces.hardware import Cost, HardwareTarget
 _FREE_MODULES = (
     nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Dropout, nn.Identity, nn.Flatten,
 )  # fmt: skip
+_FREE_MODULE_NAMES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity", "Flatten"}
 _FREE_FUNCTIONS = {torch.quantize_per_tensor, torch.flatten, torch.relu, torch.nn.functional.relu}
 _FREE_METHODS = {"dequantize", "flatten", "view", "reshape", "contiguous", "relu"}
 FLATBUFFER_FIXED_BYTES = 1024
@@ -120,7 +121,8 @@ class AnalyticTarget(HardwareTarget):
             if layer is not None:
                 kind, c_in, c_out, ks, groups, w_numel = layer
                 out_elems = _numel(n)
-                macs += out_elems * (c_in // groups) * _prod(ks) if kind == "conv" else c_in * c_out
+                # conv: each output element sums in/groups * kernel products; linear: each output sums c_in
+                macs += out_elems * (c_in // groups) * _prod(ks) if kind == "conv" else out_elems * c_in
                 weight_b += w_numel
                 bias_b += 4 * c_out
                 qparam_b += 2 * QPARAM_BYTES_PER_CHANNEL * c_out
@@ -130,7 +132,7 @@ class AnalyticTarget(HardwareTarget):
                 root[n] = root.get(src, src)
             else:
                 root[n] = n
-            if root[n] is n:
+            if root[n] is n and _numel(n) > 0:  # size() and other non-tensor values are not tensors
                 n_tensors += 1
 
         # liveness: each buffer lives from its writer's step to the last step reading it (or an alias of it)
@@ -165,7 +167,9 @@ class AnalyticTarget(HardwareTarget):
 
 def _is_free(n: fx.Node, modules: dict[str, nn.Module]) -> bool:
     if n.op == "call_module":
-        return isinstance(modules[n.target], _FREE_MODULES)
+        m = modules[str(n.target)]
+        # torch.ao's quantized BatchNorm/ReLU are not subclasses of the float ones: match by name too
+        return isinstance(m, _FREE_MODULES) or type(m).__name__ in _FREE_MODULE_NAMES
     if n.op == "call_function":
         return n.target in _FREE_FUNCTIONS
     if n.op == "call_method":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,9 @@ class SobolSearch(Optimizer):
 
     def ask(self, n: int) -> np.ndarray:
         self._asked += n
-        return self._engine.random(n)
+        with warnings.catch_warnings():  # batches need not be powers of two; the sequence stays the same
+            warnings.simplefilter("ignore", UserWarning)
+            return self._engine.random(n)
 
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
         """Sobol sampling ignores results."""
