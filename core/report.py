@@ -96,7 +96,8 @@ def _write_trials_csv(path: Path, results: list[TrialResult], front_ids: set[int
 def plot_pareto(
     path: Path, results: list[TrialResult], front_ids: set[int], objectives: list[str], ref: dict[str, float]
 ) -> None:
-    """Pairwise objective scatter (lower triangle); Pareto points highlighted, infeasible points marked."""
+    """Pairwise objective scatter (lower triangle, cost axes logarithmic); Pareto points highlighted,
+    infeasible points marked, board limits dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,6 +134,12 @@ def plot_pareto(
                     )
             ax.axvline(ref[objectives[j]], c="k", lw=0.6, ls=":")
             ax.axhline(ref[objectives[i]], c="k", lw=0.6, ls=":")
+            # costs span decades (a few KiB of model against a board limit of hundreds): log axes keep both visible
+            if objectives[j] != "error":
+                ax.set_xscale("log")
+            if objectives[i] != "error":
+                ax.set_yscale("log")
+            ax.grid(alpha=0.25, which="both")
             ax.set_xlabel(_label(objectives[j]))
             ax.set_ylabel(_label(objectives[i]))
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -154,6 +161,7 @@ def plot_hypervolume(path: Path, history: list[float]) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(range(1, len(history) + 1), history, drawstyle="steps-post")
     ax.set_xlabel("trials")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("hypervolume")
     ax.grid(alpha=0.3)
     fig.tight_layout()
