@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 export WANDB_MODE ?= offline
 
-.PHONY: run test lint pytest install install-dev clean
+.PHONY: run test lint pytest warm install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check core plugins tests benchmarks hydra_plugins
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+# BoTorch's log-EI fused kernel is compiled on first use (~40 s); do it once, outside any test's timing.
+warm: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.warm_kernels
+
+pytest: $(VENV)/.installed-dev warm
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest

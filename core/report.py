@@ -157,11 +157,12 @@ def plot_hypervolume(path: Path, history: list[float]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(range(1, len(history) + 1), history, drawstyle="steps-post")
     ax.set_xlabel("trials")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("hypervolume")
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1,0 +1,143 @@
+"""Shared machinery of model-based optimizers: initial design, observations, GP surrogates (BoTorch).
+
+:class:`ModelBasedOptimizer` implements the ask/tell bookkeeping once: a Latin-hypercube initial design of
+``n_init`` points, then ``propose(n)`` from the subclass. Observations are kept in the unit cube with
+normalized, minimized objectives. Failed trials (NaN rows) are imputed with the worst observed value of each
+objective, so the surrogate learns to avoid them rather than proposing the same point forever. Every proposal
+is seeded from ``(seed, number of observations)``, so a resumed optimizer proposes exactly what the original
+would have.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.mlls import SumMarginalLogLikelihood
+from scipy.stats import qmc
+
+from core.interfaces.optimizer import Optimizer, Problem
+
+DTYPE = torch.double
+
+
+def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
+    """``n x dim`` Latin-hypercube sample in the unit cube (scrambled, seeded)."""
+    return qmc.LatinHypercube(d=dim, seed=seed).random(n) if n > 0 else np.zeros((0, dim))
+
+
+def fit_gp(x: torch.Tensor, y: torch.Tensor) -> ModelListGP:
+    """One ``SingleTaskGP`` per objective (standardized outcomes) in a ``ModelListGP``, fit by max. likelihood.
+
+    Args:
+        x: ``n x d`` inputs in the unit cube (double).
+        y: ``n x m`` outcomes in BoTorch's *maximization* convention (double).
+    """
+    models = [SingleTaskGP(x, y[:, i : i + 1], outcome_transform=Standardize(m=1)) for i in range(y.shape[-1])]
+    model = ModelListGP(*models)
+    mll = SumMarginalLogLikelihood(model.likelihood, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_gpytorch_mll(mll)
+    return model
+
+
+class ModelBasedOptimizer(Optimizer):
+    """Base for surrogate-based optimizers: initial design, observation store, deterministic proposals.
+
+    Args:
+        n_init: size of the Latin-hypercube initial design (evaluated before any model is fit).
+    """
+
+    def __init__(self, n_init: int = 10) -> None:
+        if int(n_init) < 1:
+            raise ValueError(f"n_init must be >= 1, got {n_init}")
+        self.n_init = int(n_init)
+
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        self._design = latin_hypercube(self.n_init, problem.dim, problem.seed)
+        self._asked = 0
+        self._x = np.zeros((0, problem.dim))
+        self._y = np.zeros((0, len(problem.objective_names)))
+        self._feasible = np.zeros(0, dtype=bool)
+
+    # -- ask/tell ---------------------------------------------------------------------------------------------
+    def ask(self, n: int) -> np.ndarray:
+        out: list[np.ndarray] = []
+        while len(out) < n and self._asked < len(self._design):
+            out.append(self._design[self._asked])
+            self._asked += 1
+        rest = n - len(out)
+        if rest:
+            torch.manual_seed(self.problem.seed * 100_003 + len(self._x))
+            rng = np.random.default_rng([self.problem.seed, len(self._x)])
+            if self.n_observed < 2:  # nothing to model yet (e.g. every design point failed)
+                proposed = rng.random((rest, self.problem.dim))
+            else:
+                proposed = np.asarray(self.propose(rest, rng), dtype=float).reshape(rest, self.problem.dim)
+            out.extend(np.clip(proposed, 0.0, 1.0))
+            self._asked += rest
+        return np.array(out, dtype=float).reshape(n, self.problem.dim)
+
+    def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
+        self._x = np.vstack([self._x, np.asarray(x, dtype=float)])
+        self._y = np.vstack([self._y, np.asarray(y, dtype=float)])
+        self._feasible = np.concatenate([self._feasible, np.asarray(feasible, dtype=bool)])
+
+    @abstractmethod
+    def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Propose ``n`` new points (``n x d``) from the observations; torch's RNG is already seeded."""
+
+    # -- data for subclasses ----------------------------------------------------------------------------------
+    @property
+    def n_observed(self) -> int:
+        """Observations with measured objectives (failed trials excluded)."""
+        return int(np.all(np.isfinite(self._y), axis=1).sum())
+
+    def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(X, Y)`` as double tensors; Y is *negated* (BoTorch maximizes); failed rows imputed with the worst."""
+        y = self._y.copy()
+        ok = np.all(np.isfinite(y), axis=1)
+        if (~ok).any():
+            y[~ok] = y[ok].max(axis=0) if ok.any() else np.asarray(self.problem.ref_point, dtype=float)
+        return torch.as_tensor(self._x, dtype=DTYPE), -torch.as_tensor(y, dtype=DTYPE)
+
+    def observed_front(self) -> np.ndarray:
+        """Indices of non-dominated feasible observations (minimization)."""
+        from core.pareto import pareto_mask
+
+        idx = np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1))
+        if len(idx) == 0:
+            return idx
+        return idx[pareto_mask(self._y[idx])]
+
+    def ref_point_max(self) -> torch.Tensor:
+        """The reference point in BoTorch's maximization convention."""
+        return -torch.as_tensor(self.problem.ref_point, dtype=DTYPE)
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "asked": self._asked,
+            "x": self._x.tolist(),
+            "y": [[None if not math.isfinite(v) else v for v in row] for row in self._y.tolist()],
+            "feasible": self._feasible.tolist(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.setup(self.problem)
+        self._asked = int(state["asked"])
+        d, m = self.problem.dim, len(self.problem.objective_names)
+        self._x = np.array(state["x"], dtype=float).reshape(-1, d)
+        self._y = np.array([[np.nan if v is None else v for v in row] for row in state["y"]], dtype=float).reshape(
+            -1, m
+        )
+        self._feasible = np.array(state["feasible"], dtype=bool)

@@ -1,0 +1,205 @@
+"""``optimizer=turbo``: TuRBO-1 (Eriksson et al., 2019) on random augmented-Chebyshev scalarizations.
+
+One trust region (TR) around the best observation, Thompson sampling inside it, and a side length that doubles
+after ``success_tolerance`` improving batches in a row and halves after ``failure_tolerance`` failing ones. To
+handle several objectives, every proposal draws a fresh weight vector from the simplex and scalarizes the
+normalized objectives with it (as ParEGO does); the TR is shared by all scalarizations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from typing import Any, cast
+
+import numpy as np
+import torch
+from botorch.generation.sampling import MaxPosteriorSampling
+from botorch.models import SingleTaskGP
+from torch.quasirandom import SobolEngine
+
+from core.interfaces.optimizer import Problem
+from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp
+
+
+def chebyshev_scalarize(y: np.ndarray, weights: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Augmented Chebyshev scalarization of minimized objectives, lower is better (Knowles, 2006).
+
+    Each objective is min-max normalized over the finite rows of ``y``, then
+    ``g = max_i(w_i * y_i) + alpha * sum_i(w_i * y_i)``.
+
+    Args:
+        y: objectives, ``n x m``, minimized; rows with a non-finite value scalarize to ``+inf``.
+        weights: ``m`` non-negative weights (a point of the simplex).
+        alpha: weight of the linear (augmentation) term.
+
+    Returns:
+        The scalarized values, shape ``n``.
+    """
+    y = np.asarray(y, dtype=float)
+    ok = np.all(np.isfinite(y), axis=1)
+    out = np.full(len(y), np.inf)
+    if not ok.any():
+        return out
+    lo, hi = y[ok].min(axis=0), y[ok].max(axis=0)
+    z = weights * (y[ok] - lo) / np.maximum(hi - lo, 1e-12)
+    out[ok] = z.max(axis=1) + alpha * z.sum(axis=1)
+    return out
+
+
+class TuRBO(ModelBasedOptimizer):
+    """TuRBO-1 with one random Chebyshev scalarization per proposal; Latin-hypercube initial design first.
+
+    Each ``propose`` call draws weights ``w`` uniformly from the simplex, fits one ``SingleTaskGP``
+    (standardized outcome) to the scalarized observations (failed trials imputed with the worst observed values),
+    centres the TR at the best scalarized observation, stretches it per dimension by the GP lengthscales (their
+    geometric mean is one, the side length ``length``), and picks the batch by **Thompson sampling** over a
+    scrambled Sobol' candidate set in the TR, perturbing each coordinate of the centre with probability
+    ``min(1, 20 / d)`` (as in the BoTorch TuRBO tutorial).
+
+    When a proposed batch is told, it is a *success* if its best scalarized value, under the *same* weights
+    ``w`` it was proposed with (objectives normalized over all observations so far), beats the best earlier
+    observation by a relative ``1e-3``; failed trials never succeed. Tolerances follow the paper: doubling after
+    ``success_tolerance`` successes in a row (up to ``length_max``), halving after ``ceil(max(4 / q, d / q))``
+    failures in a row for batch size ``q``. When ``length`` falls below ``length_min`` the TR restarts: the length
+    and counters are reset, but the observations (and so the GP and the best point the next TR is centred at) are
+    kept, since evaluations are too costly here to restart from a fresh design.
+
+    Args:
+        n_init: initial design size.
+        n_candidates: Thompson-sampling candidates per proposal; default ``min(5000, max(2000, 200 * d))``.
+        length_init / length_min / length_max: TR side length at the start and after a restart, its restart
+            threshold, and its cap (unit-cube units).
+        success_tolerance: successes in a row that double the TR.
+        alpha: weight of the linear term of the augmented Chebyshev scalarization.
+    """
+
+    def __init__(
+        self,
+        n_init: int = 10,
+        n_candidates: int | None = None,
+        length_init: float = 0.8,
+        length_min: float = 0.5**7,
+        length_max: float = 1.6,
+        success_tolerance: int = 3,
+        alpha: float = 0.05,
+    ) -> None:
+        super().__init__(n_init)
+        self.n_candidates = None if n_candidates is None else int(n_candidates)
+        self.length_init, self.length_min, self.length_max = float(length_init), float(length_min), float(length_max)
+        self.success_tolerance = int(success_tolerance)
+        self.alpha = float(alpha)
+
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        self._length = self.length_init
+        self._successes = 0
+        self._failures = 0
+        self._restarts = 0
+        self._n_proposals = 0
+        # one entry per asked, untold point (FIFO): None for design/random points, else the proposal it came from
+        self._pending: list[dict[str, Any] | None] = []
+        self._proposal: dict[str, Any] | None = None
+
+    # -- ask/tell ---------------------------------------------------------------------------------------------
+    def ask(self, n: int) -> np.ndarray:
+        n_design = max(0, min(n, len(self._design) - self._asked))
+        self._proposal = None
+        x = super().ask(n)
+        self._pending.extend([None] * n_design)
+        self._pending.extend([self._proposal] * (n - n_design))
+        if self._proposal is not None:
+            self._n_proposals += 1
+        self._proposal = None
+        return x
+
+    def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
+        """Store the results and update the TR once per told proposal batch (rows are told in asking order)."""
+        start = len(self._x)
+        super().tell(x, y, feasible)
+        n = len(self._x) - start
+        sources = [self._pending.pop(0) if self._pending else None for _ in range(n)]
+        ids = [None if s is None else s["id"] for s in sources]
+        for key, group in itertools.groupby(range(n), key=ids.__getitem__):
+            rows = list(group)
+            source = sources[rows[0]]
+            if key is not None and source is not None:
+                self._update_region(start + rows[0], start + rows[-1] + 1, source)
+
+    def _update_region(self, begin: int, end: int, proposal: dict[str, Any]) -> None:
+        """TuRBO's success/failure update for the batch in observation rows ``[begin, end)``."""
+        g = chebyshev_scalarize(self._y[:end], np.asarray(proposal["weights"]), self.alpha)
+        best_before, best_new = g[:begin].min(initial=np.inf), g[begin:end].min()
+        if best_new < best_before - 1e-3 * abs(best_before):
+            self._successes, self._failures = self._successes + 1, 0
+        else:
+            self._successes, self._failures = 0, self._failures + 1
+        q = int(proposal["q"])
+        if self._successes >= self.success_tolerance:
+            self._length, self._successes = min(2.0 * self._length, self.length_max), 0
+        elif self._failures >= math.ceil(max(4.0 / q, self.problem.dim / q)):
+            self._length, self._failures = self._length / 2.0, 0
+        if self._length < self.length_min:
+            self._length, self._successes, self._failures = self.length_init, 0, 0
+            self._restarts += 1
+
+    def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Thompson-sample ``n`` points (``n x d``) in the TR of a GP on one random Chebyshev scalarization."""
+        d = self.problem.dim
+        weights = rng.dirichlet(np.ones(len(self.problem.objective_names)))
+        x, neg_y = self.training_data()
+        g = chebyshev_scalarize(-neg_y.numpy(), weights, self.alpha)
+        model = cast(SingleTaskGP, fit_gp(x, -torch.as_tensor(g, dtype=DTYPE).unsqueeze(-1)).models[0])
+
+        kernel: Any = getattr(model.covar_module, "base_kernel", model.covar_module)  # ScaleKernel or not
+        scale = kernel.lengthscale.detach().reshape(-1).to(DTYPE)
+        scale = scale / scale.mean()
+        scale = scale / torch.prod(scale.pow(1.0 / len(scale)))
+        centre = x[int(np.argmin(g))]
+        lb = torch.clamp(centre - scale * self._length / 2.0, 0.0, 1.0)
+        ub = torch.clamp(centre + scale * self._length / 2.0, 0.0, 1.0)
+
+        n_cand = self.n_candidates or min(5000, max(2000, 200 * d))
+        n_cand = max(n_cand, n)
+        sobol = SobolEngine(d, scramble=True, seed=int(rng.integers(2**31)))
+        pert = lb + (ub - lb) * sobol.draw(n_cand).to(DTYPE)
+        mask = torch.rand(n_cand, d, dtype=DTYPE) <= min(20.0 / d, 1.0)
+        none = torch.where(mask.sum(dim=1) == 0)[0]
+        mask[none, torch.randint(0, d, size=(len(none),))] = True
+        cand = centre.expand(n_cand, d).clone()
+        cand[mask] = pert[mask]
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            chosen = MaxPosteriorSampling(model=model, replacement=False)(cand, num_samples=n)
+
+        self._proposal = {"id": self._n_proposals, "weights": weights.tolist(), "q": n}
+        return chosen.numpy()
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "region": self.region,
+            "n_proposals": self._n_proposals,
+            "pending": [None if p is None else dict(p) for p in self._pending],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)  # calls setup, which resets the region
+        region = state["region"]
+        self._length = float(region["length"])
+        self._successes, self._failures = int(region["successes"]), int(region["failures"])
+        self._restarts = int(region["restarts"])
+        self._n_proposals = int(state["n_proposals"])
+        self._pending = [None if p is None else dict(p) for p in state["pending"]]
+
+    @property
+    def region(self) -> dict[str, float]:
+        """The trust region's state: side ``length``, ``successes`` / ``failures`` in a row, ``restarts``."""
+        return {
+            "length": self._length,
+            "successes": self._successes,
+            "failures": self._failures,
+            "restarts": self._restarts,
+        }

@@ -1,0 +1,101 @@
+"""The optimizer benchmark harness (``python -m benchmarks.optimizers``): problems, hypervolume, outputs, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.optimizers import aggregate, log10_regret, main
+from benchmarks.problems import PROBLEMS, HypervolumeTracker, SyntheticProblem
+from core.pareto import hypervolume
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_problem_wrapper_minimizes_with_positive_reference(name: str) -> None:
+    p = SyntheticProblem.make(name)
+    assert np.all(p.ref_raw > 0) and p.max_hv > 0
+    x = np.random.default_rng(0).random((64, p.dim))
+    assert np.all((p.to_bounds(x) >= p.lower) & (p.to_bounds(x) <= p.upper))
+    y = p.evaluate_raw(x)
+    assert y.shape == (64, p.num_objectives) and np.all(np.isfinite(y))
+    np.testing.assert_allclose(p.normalize(p.ref_raw[None]), 1.0)  # the optimizer's reference is all ones
+    # hypervolume is scale-covariant: raw hv = normalized hv * prod(ref)
+    raw, normalized = hypervolume(y, p.ref_raw), hypervolume(p.normalize(y), np.ones(p.num_objectives))
+    assert raw == pytest.approx(normalized * np.prod(p.ref_raw), rel=1e-9, abs=1e-12)
+    assert raw <= p.max_hv + 1e-9
+
+
+def test_hypervolume_tracker_matches_full_recomputation() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.random((40, 3)) * 1.2  # some points outside the reference box
+    tracker = HypervolumeTracker(np.ones(3))
+    history = [tracker.add(row) for row in y]
+    expected = [hypervolume(y[: i + 1], np.ones(3)) for i in range(len(y))]
+    np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-15)
+    assert log10_regret(1.0, 1.0) == -12.0 and log10_regret(1.0, 0.9) == pytest.approx(-1.0)
+
+
+def test_aggregate_mean_and_std() -> None:
+    runs = [
+        {"problem": "P", "method": "m", "seed": s, "final_hv": hv, "max_hv": 2.0, "log10_regret": log10_regret(2.0, hv),
+         "proposal_times_s": [0.1, 0.3], "total_time_s": 1.0, "hv_history": [0.0, hv], "config": {}}
+        for s, hv in enumerate([1.0, 1.5])
+    ]  # fmt: skip
+    (agg,) = aggregate(runs)
+    assert agg["n_runs"] == 2 and agg["final_hv_mean"] == pytest.approx(1.25)
+    assert agg["final_hv_std"] == pytest.approx(np.std([1.0, 1.5], ddof=1))
+    assert agg["proposal_time_median_s"] == pytest.approx(0.2)
+    assert agg["hv_history_mean"] == pytest.approx([0.0, 1.25])
+
+
+@pytest.mark.slow
+def test_harness_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    budget, seeds, methods = 8, [0, 1], ["sobol", "random"]
+    args = ["--problems", "BraninCurrin", "--methods", *methods, "--budget", str(budget), "--n-init", "4",
+            "--seeds", *map(str, seeds), "--workers", "2", "--no-tinyml", "--out-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.optimizers", *args],
+        cwd=REPO,
+        env={**os.environ, "WANDB_MODE": "disabled"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    json_path = tmp_path / "optimizers_quick.json"
+    assert (tmp_path / "optimizers_quick.png").stat().st_size > 0
+    data = json.loads(json_path.read_text())
+    section = data["synthetic"]
+    assert data["profile"] == "quick" and data["machine"]["cores"] and "tinyml" not in data
+    assert section["settings"]["budget"] == budget and not section["skipped"] and not section["failed"]
+    runs = section["runs"]
+    assert sorted((r["method"], r["seed"]) for r in runs) == sorted((m, s) for m in methods for s in seeds)
+    for r in runs:
+        hv = np.asarray(r["hv_history"])
+        assert len(hv) == budget and len(r["proposal_times_s"]) == budget
+        assert np.all(np.diff(hv) >= 0) and hv[0] >= 0
+        assert r["final_hv"] == hv[-1] <= r["max_hv"] + 1e-9
+        assert r["log10_regret"] == pytest.approx(np.log10(max(r["max_hv"] - r["final_hv"], 1e-12)))
+        assert r["proposal_time_max_s"] >= r["proposal_time_median_s"] >= 0
+    assert len(section["aggregate"]) == len(methods)
+    for agg in section["aggregate"]:
+        mine = [r for r in runs if r["method"] == agg["method"] and r["problem"] == agg["problem"]]
+        assert agg["n_runs"] == len(seeds)
+        assert agg["final_hv_mean"] == pytest.approx(np.mean([r["final_hv"] for r in mine]))
+        assert agg["log10_regret_mean"] == pytest.approx(np.mean([r["log10_regret"] for r in mine]))
+        assert len(agg["hv_history_mean"]) == budget
+    md = (tmp_path / "optimizers_quick.md").read_text()
+    assert "BraninCurrin" in md and all(f"| {m} |" in md for m in methods) and "**" in md
+
+    # --resume finds every run done, evaluates nothing and keeps the results
+    assert main([*args, "--resume"]) == 0
+    assert "resume: 4 of 4 runs already done" in capsys.readouterr().out
+    assert json.loads(json_path.read_text())["synthetic"]["runs"] == runs
