@@ -72,7 +72,8 @@ def _pip_install_target(src: Path, target: Path) -> None:
 @pytest.mark.parametrize(
     ("group", "names"),
     [
-        ("optimizer", {"sobol", "random"}),
+        ("optimizer", {"sobol", "random", "mobo_ars", "qlognehvi", "qlognparego", "turbo", "nsga2"}),
+        ("agent", {"ars"}),
         ("hw", {"analytic"}),
         ("dataset", {"digits", "array_file"}),
         ("compressor", {"prune_structured", "quant_int8"}),
@@ -323,3 +324,20 @@ def test_nested_targets_must_come_from_plugin_modules() -> None:
     node.scramble._target_ = "plugins.datasets.array_file.Path"
     with pytest.raises(ConfigError, match=r"array_file\.Path' is not a class defined in a registered plugin module"):
         instantiate(node, "optimizer")
+
+
+@pytest.mark.parametrize("name", ["mobo_ars", "mobo_ars_nehvi", "qlognehvi", "qlognparego", "turbo", "nsga2", "sobol"])
+def test_every_optimizer_config_builds(name: str) -> None:
+    """Each conf/optimizer/<name>.yaml composes and builds its registered class (mobo_ars gets its ARS agent)."""
+    from hydra import compose, initialize_config_module
+
+    from core.interfaces import Optimizer
+    from core.plugins import instantiate, register_search_path_plugin
+
+    register_search_path_plugin()
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"optimizer={name}"])
+    opt = instantiate(cfg.optimizer, "optimizer")
+    assert isinstance(opt, Optimizer)
+    if name.startswith("mobo_ars"):
+        assert type(opt.agent).__name__ == "ARS" and opt.reward == ("nehvi" if name.endswith("nehvi") else "ei")
