@@ -17,9 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf
+from botorch.optim.optimize import optimize_acqf_list
+from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.mlls import SumMarginalLogLikelihood
 from scipy.stats import qmc
 
@@ -141,3 +145,47 @@ class ModelBasedOptimizer(Optimizer):
             -1, m
         )
         self._feasible = np.array(state["feasible"], dtype=bool)
+
+
+def mc_sampler(samples: int) -> SobolQMCNormalSampler:
+    """Quasi-MC normal sampler with ``samples`` base samples (reparameterized acquisition estimates)."""
+    return SobolQMCNormalSampler(sample_shape=torch.Size([int(samples)]))
+
+
+def unit_bounds(dim: int) -> torch.Tensor:
+    """``2 x dim`` bounds of the unit cube (double)."""
+    return torch.stack([torch.zeros(dim, dtype=DTYPE), torch.ones(dim, dtype=DTYPE)])
+
+
+class AcquisitionOptimizer(ModelBasedOptimizer):
+    """A model-based optimizer whose proposals maximize BoTorch acquisition functions with multi-start L-BFGS-B.
+
+    Args:
+        n_init: initial design size.
+        mc_samples: quasi-MC samples of the acquisition value.
+        num_restarts / raw_samples: multi-start settings of ``optimize_acqf``.
+        maxiter: L-BFGS-B iterations per restart.
+    """
+
+    def __init__(
+        self, n_init: int = 10, mc_samples: int = 128, num_restarts: int = 8, raw_samples: int = 256, maxiter: int = 100
+    ) -> None:
+        super().__init__(n_init)
+        self.mc_samples, self.num_restarts, self.raw_samples = int(mc_samples), int(num_restarts), int(raw_samples)
+        self.maxiter = int(maxiter)
+
+    def maximize(self, acqs: list[AcquisitionFunction], q: int) -> np.ndarray:
+        """``q`` candidates (``q x d``): jointly/sequentially for one function, or one per function in a list."""
+        kwargs: dict[str, Any] = {
+            "bounds": unit_bounds(self.problem.dim),
+            "num_restarts": self.num_restarts,
+            "raw_samples": self.raw_samples,
+            "options": {"batch_limit": 5, "maxiter": self.maxiter},
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if len(acqs) == 1:
+                cand, _ = optimize_acqf(acqs[0], q=q, sequential=True, **kwargs)
+            else:
+                cand, _ = optimize_acqf_list(acqs, **kwargs)
+        return cand.detach().numpy()

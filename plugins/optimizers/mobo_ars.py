@@ -29,13 +29,12 @@ from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.objective import GenericMCObjective
 from botorch.models import ModelListGP
-from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
 from botorch.utils.sampling import sample_simplex
 from sklearn.cluster import KMeans
 
 from core.interfaces.agent import Agent, Environment
-from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp
+from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp, mc_sampler
 
 REWARDS = ("ei", "nehvi")
 
@@ -157,7 +156,7 @@ class MoboArs(ModelBasedOptimizer):
         return qLogExpectedImprovement(
             model=model,
             best_f=scalarize(y).max(),
-            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples])),
+            sampler=mc_sampler(self.mc_samples),
             objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
         )
 
@@ -167,7 +166,7 @@ class MoboArs(ModelBasedOptimizer):
             ref_point=self.ref_point_max(),
             X_baseline=x,
             prune_baseline=True,
-            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples])),
+            sampler=mc_sampler(self.mc_samples),
         )
 
     @staticmethod
