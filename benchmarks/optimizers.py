@@ -702,9 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {(t, _key(r)) for t in ("synthetic", "tinyml") for r in (data.get(t) or {}).get("runs", [])}
     # seed-major (all problems x methods for the first seed, then the next), longest runs first within a seed:
     # a benchmark stopped early still covers every problem and method
-    todo = sorted(
-        (t for t in tasks if (t["section"], _key(t)) not in done), key=lambda t: (t["seed"], -_cost(t))
-    )
+    todo = sorted((t for t in tasks if (t["section"], _key(t)) not in done), key=lambda t: (t["seed"], -_cost(t)))
     if len(todo) < len(tasks):
         print(f"resume: {len(tasks) - len(todo)} of {len(tasks)} runs already done")
 
