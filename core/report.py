@@ -15,9 +15,7 @@ import numpy as np
 
 from core.interfaces.trial import TrialResult, TrialStatus
 from core.pareto import OBJECTIVES, hypervolume, normalize, pareto_mask
-from core.store import Store
-
-STORE_NAME = "trials.db"
+from core.store import STORE_NAME, Store
 
 
 def pareto_results(results: list[TrialResult], objectives: list[str], ref: dict[str, float]) -> list[TrialResult]:
@@ -28,6 +26,15 @@ def pareto_results(results: list[TrialResult], objectives: list[str], ref: dict[
     y = np.array([normalize(r.objectives, objectives, ref) for r in ok])
     front = [r for r, keep in zip(ok, pareto_mask(y), strict=True) if keep]
     return sorted(front, key=lambda r: r.objectives[objectives[0]])
+
+
+def front_hypervolume(results: list[TrialResult], objectives: list[str], ref: dict[str, float]) -> float:
+    """Hypervolume of the feasible (complete) trials, objectives normalized by ``ref`` (reference all ones)."""
+    done = [r for r in results if r.status == TrialStatus.COMPLETE]
+    if not done:
+        return 0.0
+    y = np.array([normalize(r.objectives, objectives, ref) for r in done])
+    return hypervolume(y, [1.0] * len(objectives))
 
 
 def hypervolume_history(results: list[TrialResult], objectives: list[str], ref: dict[str, float]) -> list[float]:

@@ -23,15 +23,14 @@ from core.evaluate import build_compressors, evaluate_trial
 from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.pareto import hypervolume, normalize, validate_objectives
+from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
 from core.progress import SearchProgress
-from core.report import write_outputs
+from core.report import front_hypervolume, write_outputs
 from core.space import SearchSpace
-from core.store import Store
+from core.store import STORE_NAME, Store
 
 log = logging.getLogger(__name__)
-STORE_NAME = "trials.db"
 
 
 @dataclass
@@ -277,8 +276,4 @@ class Search:
         store.mark_told([r.trial_id for r in results], self.optimizer.state_dict())
 
     def _hypervolume(self, store: Store) -> float:
-        done = store.results([TrialStatus.COMPLETE])
-        if not done:
-            return 0.0
-        y = np.array([normalize(r.objectives, self.objectives, self.reference) for r in done])
-        return hypervolume(y, [1.0] * len(self.objectives))
+        return front_hypervolume(store.results([TrialStatus.COMPLETE]), list(self.objectives), self.reference)

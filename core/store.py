@@ -23,6 +23,8 @@ from typing import Any
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 
+STORE_NAME = "trials.db"  # the store's file name inside a run directory
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
     trial_id    INTEGER PRIMARY KEY,
