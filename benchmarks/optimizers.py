@@ -39,6 +39,7 @@ import math
 import multiprocessing
 import os
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -164,7 +165,16 @@ def resolve_methods(
 
 # -- one run (executed in a worker process) -------------------------------------------------------------------------
 def _init_worker() -> None:
-    """Worker setup: one torch thread (runs are parallel processes), quiet warnings and Lightning logs."""
+    """Worker setup: one torch thread (runs are parallel processes), quiet warnings and Lightning logs.
+
+    On Linux a worker also asks the kernel to end it when the parent dies, so a killed benchmark leaves no
+    orphaned runs behind.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("WANDB_MODE", "disabled")
@@ -545,12 +555,21 @@ def _settings_match(run: dict[str, Any], settings: dict[str, Any]) -> bool:
 
 
 def _section_state(
-    old: dict[str, Any] | None, settings: dict[str, Any], skipped: list[dict[str, str]], resume: bool
+    old: dict[str, Any] | None,
+    settings: dict[str, Any],
+    skipped: list[dict[str, str]],
+    resume: bool,
+    configs: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """A fresh section, or (with ``resume``) the old one's runs that used the same budget/n_init/epochs."""
+    """A fresh section, or (with ``resume``) the old one's runs made with the same budget/n_init/epochs and the
+    method's current config (a retuned method is run again)."""
     runs = []
     if resume and old:
-        runs = [r for r in old.get("runs", []) if _settings_match(r, settings)]
+        runs = [
+            r
+            for r in old.get("runs", [])
+            if _settings_match(r, settings) and r.get("config") == configs.get(str(r["method"]), r.get("config"))
+        ]
         dropped = len(old.get("runs", [])) - len(runs)
         if dropped:
             print(f"warning: --resume drops {dropped} stored run(s) made with other settings", file=sys.stderr)
@@ -680,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "methods": list(dict.fromkeys(args.methods or DEFAULT_METHODS)),
         }
         configs, skipped = resolve_methods(settings["methods"], n_init, settings["pop_size"])
-        data["synthetic"] = _section_state(old.get("synthetic"), settings, skipped, args.resume)
+        data["synthetic"] = _section_state(old.get("synthetic"), settings, skipped, args.resume, configs)
         tasks += _tasks("synthetic", settings, configs)
     elif "synthetic" in old:
         data["synthetic"] = old["synthetic"]
@@ -694,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "methods": list(dict.fromkeys(args.tinyml_methods or profile.tinyml_methods)),
         }
         configs, skipped = resolve_methods(settings["methods"], n_init, n_init)
-        data["tinyml"] = _section_state(old.get("tinyml"), settings, skipped, args.resume)
+        data["tinyml"] = _section_state(old.get("tinyml"), settings, skipped, args.resume, configs)
         tasks += _tasks("tinyml", settings, configs)
     elif "tinyml" in old:
         data["tinyml"] = old["tinyml"]
@@ -713,6 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     save()
     n_failed = 0
     start = time.perf_counter()
+    # a SIGTERM (e.g. from a job scheduler) ends the run like Ctrl-C: results so far are saved and reported
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         for i, out in enumerate(_execute_all(todo, args.workers), 1):
             n_failed += "error" in out
@@ -725,6 +746,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {json_path}, {json_path.with_suffix('.md').name}, {json_path.with_suffix('.png').name}")
     print(json_path.with_suffix(".md").read_text())
     return 1 if n_failed else 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _execute_all(tasks: list[dict[str, Any]], workers: int) -> Any:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from core.errors import TrialDiverged, TrialTimeout
 from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFactory, SearchLogger
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+from core.known_costs import architecture_cost, cost_objectives
 from core.plugins import instantiate
 from core.training import Deadline, LitClassifier, accuracy, count_parameters
 
@@ -61,14 +62,25 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     cfg = OmegaConf.create(spec.config)
     limit = float(cfg.search.trial_timeout_s)
     deadline = Deadline(start + limit, limit)
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
-    dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     factory: ModelFactory = instantiate(cfg.model, "model")
+    hw: HardwareTarget = instantiate(cfg.hw, "hw")
+    if not bool(cfg.search.get("train_infeasible", False)):
+        # the cost depends only on the architecture: a candidate that cannot fit is never trained
+        cost = architecture_cost(
+            factory.build(dataset.input_shape, dataset.num_classes), build_compressors(cfg), hw, dataset.input_shape
+        )
+        violations = hw.violations(cost)
+        if violations:
+            metrics = {f"cost_{k}": float(v) for k, v in cost.details.items()} | {"trained": 0.0}
+            why = f"does not fit {hw.name}: " + "; ".join(violations) + " (not trained)"
+            return TrialStatus.INFEASIBLE, cost_objectives(cost), metrics, why
+
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     model = factory.build(dataset.input_shape, dataset.num_classes)
     compressors = build_compressors(cfg)
-    hw: HardwareTarget = instantiate(cfg.hw, "hw")
     logger: SearchLogger = instantiate(cfg.logger, "logger")
     params_before = count_parameters(model)
 
@@ -97,6 +109,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     model = lit.model.cpu().eval()
     metrics: dict[str, float] = {"float_val_accuracy": accuracy(model, dm.val_dataloader())}
     metrics["params_before"] = float(params_before)
+    metrics["trained"] = 1.0
 
     for c in compressors:
         model = c.apply(model, dm)
@@ -111,13 +124,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
 
     cost = hw.cost(model, dataset.input_shape)
     metrics.update({f"cost_{k}": float(v) for k, v in cost.details.items()})
-    objectives = {
-        "error": 1.0 - val_acc,
-        "flash": float(cost.flash_bytes),
-        "ram": float(cost.ram_bytes),
-        "macs": float(cost.macs),
-        "latency": float(cost.latency_s),
-    }
+    objectives = {"error": 1.0 - val_acc, **cost_objectives(cost)}
     _save_model(model, Path(spec.run_dir) / "models" / str(spec.trial_id), spec, objectives)
     violations = hw.violations(cost)
     if violations:

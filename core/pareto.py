@@ -30,8 +30,11 @@ def validate_objectives(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def normalize(values: Mapping[str, float], names: Sequence[str], ref: Mapping[str, float]) -> np.ndarray:
-    """Objective dict -> normalized vector ``y[i] = values[name_i] / ref[name_i]`` of shape ``m``."""
-    return np.array([float(values[n]) / float(ref[n]) for n in names], dtype=float)
+    """Objective dict -> normalized vector ``y[i] = values[name_i] / ref[name_i]`` of shape ``m``.
+
+    A missing objective is NaN (e.g. the error of a candidate that was never trained because it cannot fit).
+    """
+    return np.array([float(values.get(n, np.nan)) / float(ref[n]) for n in names], dtype=float)
 
 
 def pareto_mask(y: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,8 @@ def plot_pareto(
             ):
                 if group:
                     ax.scatter(
-                        [r.objectives[objectives[j]] for r in group],
-                        [r.objectives[objectives[i]] for r in group],
+                        [r.objectives.get(objectives[j], math.nan) for r in group],
+                        [r.objectives.get(objectives[i], math.nan) for r in group],
                         **style,
                     )
             ax.axvline(ref[objectives[j]], c="k", lw=0.6, ls=":")

@@ -23,6 +23,7 @@ from core.evaluate import build_compressors, evaluate_trial
 from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+from core.known_costs import KnownCosts
 from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
 from core.progress import SearchProgress
@@ -156,6 +157,7 @@ class Search:
             objective_names=self.objectives,
             ref_point=tuple(1.0 for _ in self.objectives),
             seed=int(self.cfg.seed),
+            known=KnownCosts(self.cfg, self.space, self.objectives, self.reference),
         )
         self.optimizer.setup(problem)
         self._carry: list[TrialResult] = []  # finished trials to tell together with the rest of their batch

@@ -10,6 +10,8 @@ cost model sees the smaller network.
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -84,6 +86,31 @@ def find_prune_groups(model: nn.Module, example_input: torch.Tensor) -> list[Pru
             continue
         groups.append(group)
     return groups
+
+
+_GROUP_CACHE: OrderedDict[tuple, list[PruneGroup]] = OrderedDict()
+_GROUP_CACHE_SIZE = 64
+
+
+def find_prune_groups_cached(model: nn.Module, example_input: torch.Tensor) -> list[PruneGroup]:
+    """:func:`find_prune_groups`, memoized on the model's structure (class, ``repr``, parameter shapes, input shape).
+
+    For costing many untrained candidates of one architecture family quickly (``Compressor.restructure``); the
+    training path always traces afresh. Returns copies, since removal updates ``PruneGroup.channels``.
+    """
+    key = (
+        type(model).__module__,
+        type(model).__qualname__,
+        repr(model),
+        tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()),
+        tuple(example_input.shape),
+    )
+    if key not in _GROUP_CACHE:
+        _GROUP_CACHE[key] = find_prune_groups(model, example_input)
+        while len(_GROUP_CACHE) > _GROUP_CACHE_SIZE:
+            _GROUP_CACHE.popitem(last=False)
+    _GROUP_CACHE.move_to_end(key)
+    return copy.deepcopy(_GROUP_CACHE[key])
 
 
 def _follow(node: fx.Node, modules: dict[str, nn.Module], group: PruneGroup, flattened: int, seen: set) -> bool:
@@ -193,8 +220,22 @@ def remove_channels(model: nn.Module, group: PruneGroup, keep: torch.Tensor) -> 
     group.channels = keep.numel()
 
 
-def prune_by_fraction(model: nn.Module, example_input: torch.Tensor, sparsity: float, norm: str = "l1") -> int:
+def keep_count(channels: int, sparsity: float) -> int:
+    """Channels kept of ``channels`` at ``sparsity`` (at least one)."""
+    return max(1, round(channels * (1.0 - sparsity)))
+
+
+def prune_by_fraction(
+    model: nn.Module,
+    example_input: torch.Tensor,
+    sparsity: float,
+    norm: str = "l1",
+    groups: list[PruneGroup] | None = None,
+) -> int:
     """Remove ``sparsity`` of the output channels of every prunable layer (least important first).
+
+    Args:
+        groups: the model's prune groups, if already known (default: found by tracing ``model``).
 
     Returns:
         The number of channels removed in total. At least one channel is kept per layer.
@@ -204,8 +245,8 @@ def prune_by_fraction(model: nn.Module, example_input: torch.Tensor, sparsity: f
     removed = 0
     was_training = model.training
     model.eval()
-    for group in find_prune_groups(model, example_input):
-        n_keep = max(1, round(group.channels * (1.0 - sparsity)))
+    for group in find_prune_groups(model, example_input) if groups is None else groups:
+        n_keep = keep_count(group.channels, sparsity)
         if n_keep >= group.channels:
             continue
         keep = channel_importance(model, group, norm).topk(n_keep).indices

@@ -6,6 +6,10 @@ normalized, minimized objectives. Failed trials (NaN rows) are imputed with the 
 objective, so the surrogate learns to avoid them rather than proposing the same point forever. Every proposal
 is seeded from ``(seed, number of observations)``, so a resumed optimizer proposes exactly what the original
 would have.
+
+With ``known_costs=true`` the objectives the search can compute without training (``Problem.known``: flash,
+SRAM, MACs, latency) are not modelled: :meth:`ModelBasedOptimizer.surrogate` fits GPs to the other objectives
+only and adds the exact function as a BoTorch ``GenericDeterministicModel`` in a ``ModelList``.
 """
 
 from __future__ import annotations
@@ -20,14 +24,19 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.deterministic import GenericDeterministicModel
+from botorch.models.model import Model, ModelList
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize import optimize_acqf_list
 from botorch.sampling import SobolQMCNormalSampler
+from botorch.sampling.base import MCSampler
+from botorch.sampling.index_sampler import IndexSampler
+from botorch.sampling.list_sampler import ListSampler
 from gpytorch.mlls import SumMarginalLogLikelihood
 from scipy.stats import qmc
 
-from core.interfaces.optimizer import Optimizer, Problem
+from core.interfaces.optimizer import KnownObjectives, Optimizer, Problem
 
 DTYPE = torch.double
 
@@ -58,14 +67,23 @@ class ModelBasedOptimizer(Optimizer):
 
     Args:
         n_init: size of the Latin-hypercube initial design (evaluated before any model is fit).
+        known_costs: model only the objectives the search cannot compute without training; take the others
+            (flash, SRAM, MACs, latency) from the exact function ``Problem.known`` (see :meth:`surrogate`).
     """
 
-    def __init__(self, n_init: int = 10) -> None:
+    def __init__(self, n_init: int = 10, known_costs: bool = False) -> None:
         if int(n_init) < 1:
             raise ValueError(f"n_init must be >= 1, got {n_init}")
         self.n_init = int(n_init)
+        self.known_costs = bool(known_costs)
 
     def setup(self, problem: Problem) -> None:
+        if self.known_costs and (problem.known is None or not problem.known.columns):
+            raise ValueError(
+                "known_costs=true needs objectives the search can compute without training (flash, ram, macs, "
+                f"latency), but this problem's objectives {list(problem.objective_names)} have none; "
+                "set optimizer.known_costs=false"
+            )
         super().setup(problem)
         self._design = latin_hypercube(self.n_init, problem.dim, problem.seed)
         self._asked = 0
@@ -107,12 +125,46 @@ class ModelBasedOptimizer(Optimizer):
         return int(np.all(np.isfinite(self._y), axis=1).sum())
 
     def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(X, Y)`` as double tensors; Y is *negated* (BoTorch maximizes); failed rows imputed with the worst."""
+        """``(X, Y)`` as double tensors; Y is *negated* (BoTorch maximizes).
+
+        Missing values are imputed with the worst observed value of their objective: a failed trial's whole row,
+        or the error of a candidate that was never trained because it cannot fit the board.
+        """
         y = self._y.copy()
-        ok = np.all(np.isfinite(y), axis=1)
-        if (~ok).any():
-            y[~ok] = y[ok].max(axis=0) if ok.any() else np.asarray(self.problem.ref_point, dtype=float)
+        missing = ~np.isfinite(y)
+        if missing.any():
+            ok = np.all(np.isfinite(y), axis=1)
+            worst = y[ok].max(axis=0) if ok.any() else np.asarray(self.problem.ref_point, dtype=float)
+            y[missing] = np.broadcast_to(worst, y.shape)[missing]
         return torch.as_tensor(self._x, dtype=DTYPE), -torch.as_tensor(y, dtype=DTYPE)
+
+    @property
+    def known(self) -> KnownObjectives | None:
+        """The exact objective function, when this optimizer uses it (``known_costs=true``)."""
+        return self.problem.known if self.known_costs else None
+
+    def surrogate(self) -> Surrogate:
+        """Fit the surrogate of every objective (see :class:`Surrogate`).
+
+        Without known costs: one GP per objective. With them: GPs for the other objectives (fit on the trials
+        that measured them; a candidate skipped for not fitting measured no error) and a deterministic model of
+        the known ones, whose outputs come last.
+        """
+        x, y = self.training_data()
+        m = y.shape[-1]
+        known = self.known
+        if known is None:
+            return Surrogate(fit_gp(x, y), y, self.ref_point_max(), list(range(m)), 0)
+        kcols = list(known.columns)
+        ucols = [i for i in range(m) if i not in kcols]
+        order = ucols + kcols
+        skipped = np.all(~np.isfinite(self._y[:, ucols]), axis=1) & np.all(np.isfinite(self._y[:, kcols]), axis=1)
+        rows = torch.as_tensor(np.flatnonzero(~skipped))
+        exact = -torch.as_tensor(known(self._x), dtype=DTYPE)
+        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols])] if ucols and len(rows) >= 2 else []
+        models.append(GenericDeterministicModel(_torch_function(known, self.problem.dim), num_outputs=len(kcols)))
+        y_ordered = torch.cat([y[:, ucols], exact], dim=-1)
+        return Surrogate(ModelList(*models), y_ordered, self.ref_point_max()[order], order, len(kcols))
 
     def observed_front(self) -> np.ndarray:
         """Indices of non-dominated feasible observations (minimization)."""
@@ -145,6 +197,41 @@ class ModelBasedOptimizer(Optimizer):
             -1, m
         )
         self._feasible = np.array(state["feasible"], dtype=bool)
+
+
+class Surrogate:
+    """A fitted surrogate of all objectives, in BoTorch's maximization convention.
+
+    Attributes:
+        model: a ``ModelListGP`` (one GP per objective) or, with known costs, a ``ModelList`` of GPs for the
+            unknown objectives followed by a ``GenericDeterministicModel`` of the known ones.
+        y: observed objectives in the model's output order (negated), ``n x m``.
+        ref_point: the reference point in the model's output order (negated).
+        order: ``order[j]`` is the problem's objective index of the model's output ``j``.
+        n_known: how many of the last outputs are deterministic.
+    """
+
+    def __init__(self, model: Model, y: torch.Tensor, ref_point: torch.Tensor, order: list[int], n_known: int) -> None:
+        self.model, self.y, self.ref_point, self.order, self.n_known = model, y, ref_point, order, n_known
+
+    def sampler(self, samples: int) -> MCSampler:
+        """A quasi-MC sampler for the model's posterior (a list sampler when part of it is deterministic)."""
+        if not self.n_known:
+            return mc_sampler(samples)
+        parts: list[MCSampler] = [mc_sampler(samples)] if len(self.order) > self.n_known else []
+        parts.append(IndexSampler(torch.Size([int(samples)])))
+        return ListSampler(*parts)
+
+
+def _torch_function(known: KnownObjectives, dim: int) -> Any:
+    """The known objectives as a torch function ``batch x q x d -> batch x q x k`` (negated: BoTorch maximizes)."""
+
+    def f(X: torch.Tensor) -> torch.Tensor:
+        flat = X.detach().reshape(-1, dim).cpu().numpy()
+        values = -torch.as_tensor(known(flat), dtype=X.dtype)
+        return values.reshape(*X.shape[:-1], len(known.columns))
+
+    return f
 
 
 def mc_sampler(samples: int) -> SobolQMCNormalSampler:

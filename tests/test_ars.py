@@ -60,10 +60,10 @@ def _run(opt: MoboArs, rounds: int, n: int = 1) -> list[np.ndarray]:
     return asked
 
 
-@pytest.mark.parametrize("reward", ["ei", "nehvi"])
-def test_mobo_ars_in_bounds_deterministic_and_resumable(reward: str) -> None:
+@pytest.mark.parametrize(("reward", "global_agents"), [("ei", 0), ("ei", 1), ("nehvi", 1)])
+def test_mobo_ars_in_bounds_deterministic_and_resumable(reward: str, global_agents: int) -> None:
     problem = Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=7)
-    kw = dict(n_init=4, n_agents=2, iterations=3, horizon=3, mc_samples=16, reward=reward)
+    kw = dict(n_init=4, n_agents=2, iterations=3, horizon=3, mc_samples=16, reward=reward, global_agents=global_agents)
     a, b = MoboArs(ARS(), **kw), MoboArs(ARS(), **kw)
     a.setup(problem)
     b.setup(problem)
@@ -85,3 +85,5 @@ def test_mobo_ars_rejects_bad_settings() -> None:
         MoboArs(agent="ars")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reward"):
         MoboArs(ARS(), reward="ucb")
+    with pytest.raises(ValueError, match="global_agents"):
+        MoboArs(ARS(), global_agents=-1)

@@ -48,9 +48,21 @@ def test_timeout_becomes_failed_result(make_cfg, tmp_path) -> None:
     assert result.duration_s < 30
 
 
-def test_board_too_small_is_infeasible(make_cfg, tmp_path) -> None:
+def test_board_too_small_is_infeasible_and_never_trained(make_cfg, tmp_path) -> None:
     cfg = make_cfg("hw.sram_bytes=16500", "hw.reserved_sram_bytes=16384", "trainer.max_epochs=1")
     result = evaluate_trial(_spec(cfg, tmp_path))
     assert result.status == TrialStatus.INFEASIBLE
-    assert "does not fit stm32f4: SRAM" in result.error
+    assert "does not fit stm32f4: SRAM" in result.error and "(not trained)" in result.error
     assert result.objectives["ram"] > 116
+    assert "error" not in result.objectives and result.metrics["trained"] == 0.0
+    assert not (tmp_path / "models" / "0").exists() and not (tmp_path / "logs").exists()
+
+
+def test_train_infeasible_trains_and_measures_anyway(make_cfg, tmp_path) -> None:
+    cfg = make_cfg(
+        "hw.sram_bytes=16500", "hw.reserved_sram_bytes=16384", "trainer.max_epochs=1", "search.train_infeasible=true"
+    )
+    result = evaluate_trial(_spec(cfg, tmp_path))
+    assert result.status == TrialStatus.INFEASIBLE
+    assert "(not trained)" not in result.error
+    assert 0.0 <= result.objectives["error"] <= 1.0 and result.metrics["trained"] == 1.0

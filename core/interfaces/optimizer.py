@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
+
+
+class KnownObjectives(Protocol):
+    """Objectives that are cheap and exact for any point, without an evaluation (e.g. a model's flash and SRAM).
+
+    Attributes:
+        columns: indices into ``Problem.objective_names`` of the known objectives.
+    """
+
+    columns: tuple[int, ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The known objectives of points ``x`` (``n x d``), normalized like ``tell``'s ``y``: ``n x len(columns)``."""
+
+    def excess(self, x: np.ndarray) -> np.ndarray:
+        """How far each point is over the board's capacity (max relative overshoot, 0 where it fits), shape ``n``."""
 
 
 @dataclass(frozen=True)
@@ -19,12 +35,15 @@ class Problem:
         ref_point: normalized reference point, shape ``m`` (objectives are divided by the board's reference
             point, so this is all ones by default); points worse than it add no hypervolume.
         seed: the search seed; an optimizer must be deterministic given it.
+        known: the objectives the search can compute exactly without training (``None`` where none are), for
+            optimizers that model only the rest (``optimizer.known_costs=true``).
     """
 
     dim: int
     objective_names: tuple[str, ...]
     ref_point: tuple[float, ...]
     seed: int
+    known: KnownObjectives | None = field(default=None, compare=False, repr=False)
 
 
 class Optimizer(ABC):

@@ -7,6 +7,7 @@ the smaller network. If training is too short to reach that epoch, ``apply`` pru
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from core.interfaces.compressor import Compressor
-from core.surgery import prune_by_fraction
+from core.surgery import find_prune_groups_cached, keep_count, prune_by_fraction
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ class StructuredPruning(Compressor):
         self.removed = prune_by_fraction(model, example_input, self.sparsity, self.importance)
         self.done = True
         log.debug("pruned %d channels", self.removed)
+
+    def restructure(self, model: nn.Module, example_input: torch.Tensor) -> nn.Module:
+        """Remove the same number of channels per layer as training would (which ones does not change the cost)."""
+        groups = find_prune_groups_cached(model, example_input)
+        prune_by_fraction(model, example_input, self.sparsity, self.importance, groups=groups)
+        return model
+
+    def structure_key(self, model: nn.Module, example_input: torch.Tensor) -> Hashable:
+        """The channels kept per prune group, which is all that :meth:`restructure` changes."""
+        return tuple(keep_count(g.channels, self.sparsity) for g in find_prune_groups_cached(model, example_input))
 
     def callbacks(self) -> list[pl.Callback]:
         return [_PruneDuringTraining(self)]

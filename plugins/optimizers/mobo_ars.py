@@ -14,6 +14,11 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
    (ParEGO), or ``nehvi`` = qLogNEHVI;
 4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory, and
    the best ``q`` distinct proposals across the ensemble (by acquisition value) are evaluated next.
+
+With ``known_costs=true`` the GPs model only the error; flash, SRAM, MACs and latency come from the exact
+function of the architecture (``Problem.known``, a BoTorch deterministic model), and a step onto a candidate
+that cannot fit the board earns a penalty that grows with how far it overshoots, instead of its acquisition
+value. ARS needs no gradients, so the exact, piecewise-constant cost function is no obstacle.
 """
 
 from __future__ import annotations
@@ -28,15 +33,18 @@ from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.objective import GenericMCObjective
-from botorch.models import ModelListGP
+from botorch.models.model import Model
 from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
 from botorch.utils.sampling import sample_simplex
+from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
 from core.interfaces.agent import Agent, Environment
-from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp, mc_sampler
+from core.interfaces.optimizer import KnownObjectives
+from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate
 
 REWARDS = ("ei", "nehvi")
+INFEASIBLE_REWARD = -100.0  # below any useful log-acquisition value; minus 100 per unit of relative overshoot
 
 
 class SurrogateWalk(Environment):
@@ -93,6 +101,10 @@ class MoboArs(ModelBasedOptimizer):
         reward: ``ei`` (scalarized log-EI, the paper) or ``nehvi`` (qLogNEHVI).
         mc_samples: quasi-MC samples of the acquisition value.
         state_features: append the standardized posterior mean and std to the agent's observation.
+        known_costs: take the cost objectives from the exact function instead of GPs (see the module docstring).
+        global_agents: extra agents (beyond the paper) that start at the best of ``raw_samples`` scrambled Sobol'
+            points by their acquisition value, so the ensemble also searches away from the current front.
+        raw_samples: size of that Sobol' candidate set.
     """
 
     def __init__(
@@ -106,8 +118,11 @@ class MoboArs(ModelBasedOptimizer):
         reward: str = "ei",
         mc_samples: int = 64,
         state_features: bool = False,
+        known_costs: bool = False,
+        global_agents: int = 0,
+        raw_samples: int = 512,
     ) -> None:
-        super().__init__(n_init)
+        super().__init__(n_init, known_costs)
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
@@ -118,16 +133,24 @@ class MoboArs(ModelBasedOptimizer):
         self.n_agents, self.iterations, self.horizon = int(n_agents), int(iterations), int(horizon)
         self.max_step, self.reward, self.mc_samples = float(max_step), reward, int(mc_samples)
         self.state_features = bool(state_features)
+        if global_agents < 0 or raw_samples < 1:
+            raise ValueError("global_agents must be >= 0 and raw_samples >= 1")
+        self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        x, y = self.training_data()
-        model = fit_gp(x, y)
-        shared = self._nehvi(model, x) if self.reward == "nehvi" else None
-        features = self._features(model, y) if self.state_features else None
+        x, _ = self.training_data()
+        sur = self.surrogate()
+        shared = self._nehvi(sur, x) if self.reward == "nehvi" else None
+        features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
-        for start in self._starts(rng):
-            acq = shared if shared is not None else self._scalarized_ei(model, y)
-            env = SurrogateWalk(start, _batched(acq), self.horizon, self.max_step, features, 2 * y.shape[-1])
+        starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
+        for start in starts:
+            acq = shared if shared is not None else self._scalarized_ei(sur)
+            reward = _batched(acq, self.known)
+            if start is None:  # a global agent: start at the best raw candidate
+                raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
+                start = raw[int(np.argmax(reward(raw)))]
+            env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1])
             agent = copy.deepcopy(self.agent)
             agent.train(env, self.iterations, rng)
             visited, rewards = agent.rollout(env)
@@ -145,32 +168,32 @@ class MoboArs(ModelBasedOptimizer):
         extra = rng.random((self.n_agents - len(front), self.problem.dim))
         return np.vstack([front, extra])
 
-    def _scalarized_ei(self, model: ModelListGP, y: torch.Tensor) -> AcquisitionFunction:
+    def _scalarized_ei(self, sur: Surrogate) -> AcquisitionFunction:
         """MC log-EI of an augmented Chebyshev scalarization under fresh random simplex weights (ParEGO).
 
         The improvement is over the best scalarized *observation*; only the new points' posterior is sampled, so
         a call costs the same at 10 and at 150 observations.
         """
-        weights = sample_simplex(y.shape[-1], dtype=DTYPE).squeeze(0)
-        scalarize = get_chebyshev_scalarization(weights=weights, Y=y)
+        weights = sample_simplex(sur.y.shape[-1], dtype=DTYPE).squeeze(0)
+        scalarize = get_chebyshev_scalarization(weights=weights, Y=sur.y)
         return qLogExpectedImprovement(
-            model=model,
-            best_f=scalarize(y).max(),
-            sampler=mc_sampler(self.mc_samples),
+            model=sur.model,
+            best_f=scalarize(sur.y).max(),
+            sampler=sur.sampler(self.mc_samples),
             objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
         )
 
-    def _nehvi(self, model: ModelListGP, x: torch.Tensor) -> AcquisitionFunction:
+    def _nehvi(self, sur: Surrogate, x: torch.Tensor) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
-            model=model,
-            ref_point=self.ref_point_max(),
+            model=sur.model,
+            ref_point=sur.ref_point,
             X_baseline=x,
             prune_baseline=True,
-            sampler=mc_sampler(self.mc_samples),
+            sampler=sur.sampler(self.mc_samples),
         )
 
     @staticmethod
-    def _features(model: ModelListGP, y: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    def _features(model: Model, y: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
         mean, std = y.mean(0), y.std(0).clamp_min(1e-9)
 
         def features(points: np.ndarray) -> np.ndarray:
@@ -183,10 +206,14 @@ class MoboArs(ModelBasedOptimizer):
         return features
 
     def _select(self, proposals: list[tuple[float, np.ndarray]], n: int, rng: np.random.Generator) -> np.ndarray:
-        """The ``n`` best distinct proposals, never repeating an observed point; random points fill any gap."""
+        """The ``n`` best distinct proposals that fit the board (where known), never repeating an observed point;
+        random points fill any gap."""
         chosen: list[np.ndarray] = []
         taken = list(self._x)
+        known = self.known
         for _, point in sorted(proposals, key=lambda p: -p[0]):
+            if known is not None and known.excess(point[None])[0] > 0:
+                continue
             if all(np.abs(point - t).max() > 1e-6 for t in taken):
                 chosen.append(point)
                 taken.append(point)
@@ -197,13 +224,21 @@ class MoboArs(ModelBasedOptimizer):
         return np.array(chosen)
 
 
-def _batched(acq: AcquisitionFunction) -> Callable[[np.ndarray], np.ndarray]:
-    """Evaluate a q=1 acquisition function on ``n x d`` points; non-finite values become a large penalty."""
+def _batched(acq: AcquisitionFunction, known: KnownObjectives | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Evaluate a q=1 acquisition function on ``n x d`` points; non-finite values become a large penalty.
+
+    With known costs, points that cannot fit the board get :data:`INFEASIBLE_REWARD` minus 100 per unit of
+    relative overshoot, so an agent that starts outside the feasible region is still led back into it.
+    """
 
     def reward(points: np.ndarray) -> np.ndarray:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = acq(torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)).numpy()
-        return np.nan_to_num(values, nan=-1e3, neginf=-1e3, posinf=1e3)
+        values = np.nan_to_num(values, nan=-1e3, neginf=-1e3, posinf=1e3)
+        if known is not None:
+            over = known.excess(points)
+            values = np.where(over > 0, INFEASIBLE_REWARD - 100.0 * over, values)
+        return values
 
     return reward

@@ -1,0 +1,189 @@
+"""Hardware costs of a candidate without training it: build, restructure (e.g. prune) and cost an untrained model.
+
+Flash, SRAM, MACs and latency depend only on a candidate's architecture, never on its trained weights: the model
+is built from its config, each compressor applies only its architectural change (``Compressor.restructure``, e.g.
+the channels pruning removes) and the board's cost model costs the result. The numbers equal what the trial
+measures after training (``tests/test_known_costs.py`` checks this on real trials).
+
+Two users:
+
+* the trial (:mod:`core.evaluate`) skips training a candidate that cannot fit the board
+  (``search.train_infeasible=false``, the default) and records it as infeasible at no training cost;
+* :class:`KnownCosts` gives optimizers the exact cost objectives of any point in the unit cube
+  (``Problem.known``), so a surrogate need model only the error (``optimizer.known_costs=true``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from core.interfaces import Compressor, Cost, DatasetPlugin, HardwareTarget, ModelFactory
+from core.plugins import instantiate
+from core.space import SearchSpace
+
+COST_OBJECTIVES = ("flash", "ram", "macs", "latency")
+# config sections a candidate's architecture (and so its cost) can depend on; trainer.* never changes it
+ARCHITECTURE_SECTIONS = ("model", "compressor", "hw", "dataset")
+
+
+def cost_objectives(cost: Cost) -> dict[str, float]:
+    """The cost objectives of a :class:`Cost` by objective name."""
+    return {
+        "flash": float(cost.flash_bytes),
+        "ram": float(cost.ram_bytes),
+        "macs": float(cost.macs),
+        "latency": float(cost.latency_s),
+    }
+
+
+def excess(cost: Cost, hw: HardwareTarget) -> float:
+    """Relative overshoot of the board's flash and SRAM budgets (``max(flash/budget, ram/budget) - 1``, >= 0)."""
+    over = max(cost.flash_bytes / hw.flash_budget, cost.ram_bytes / hw.sram_budget) - 1.0
+    return max(over, 0.0)
+
+
+def architecture_cost(
+    model: nn.Module, compressors: Sequence[Compressor], hw: HardwareTarget, input_shape: tuple[int, ...]
+) -> Cost:
+    """Cost of ``model`` (untrained; modified in place) after every compressor's architectural change."""
+    example = torch.zeros(1, *input_shape)
+    model.eval()
+    for c in compressors:
+        model = c.restructure(model, example)
+    return hw.cost(model, input_shape)
+
+
+class KnownCosts:
+    """The exact cost objectives of any point of a search space, for optimizers (implements ``KnownObjectives``).
+
+    Costs are cached twice: by the point's architecture parameters (training parameters such as ``trainer.lr``
+    never change a cost) and by the restructured model's shapes (many pruning fractions keep the same channel
+    counts), so a surrogate walk that visits thousands of points costs each distinct architecture once.
+
+    Args:
+        cfg: the composed run config.
+        space: the search space whose unit cube the points live in.
+        objectives: the search's objective names (columns of ``tell``'s ``y``).
+        reference: reference value per objective (``y = value / reference``).
+        cache_size: most architectures remembered per cache.
+    """
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        space: SearchSpace,
+        objectives: Sequence[str],
+        reference: dict[str, float],
+        cache_size: int = 50_000,
+    ) -> None:
+        self.space = space
+        self.objectives = tuple(objectives)
+        self.columns = tuple(i for i, name in enumerate(self.objectives) if name in COST_OBJECTIVES)
+        self._scale = np.array([reference[self.objectives[i]] for i in self.columns], dtype=float)
+        self._base = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ARCHITECTURE_SECTIONS if k in cfg}
+        self._cache_size = int(cache_size)
+        self._by_params: OrderedDict[str, tuple[Cost, float]] = OrderedDict()
+        self._by_shapes: dict[str, tuple[Cost, float]] = {}
+        self._built: dict[str, Any] = {}  # section json -> model template / hw target / dataset facts
+        self._classes: dict[str, type[Compressor]] = {}
+        self.misses = 0
+
+    # -- KnownObjectives ----------------------------------------------------------------------------------------
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        rows = [self._lookup(p) for p in np.atleast_2d(x)]
+        values = [[cost_objectives(cost)[self.objectives[i]] for i in self.columns] for cost, _ in rows]
+        return np.asarray(values, dtype=float).reshape(len(rows), len(self.columns)) / self._scale
+
+    def excess(self, x: np.ndarray) -> np.ndarray:
+        return np.array([self._lookup(p)[1] for p in np.atleast_2d(x)], dtype=float)
+
+    # -- one point ------------------------------------------------------------------------------------------------
+    def cost(self, point: np.ndarray) -> Cost:
+        """The :class:`Cost` of one unit-cube point (shape ``d``)."""
+        return self._lookup(point)[0]
+
+    def _lookup(self, point: np.ndarray) -> tuple[Cost, float]:
+        params = self.space.decode(np.clip(point, 0.0, 1.0))
+        arch = {k: v for k, v in params.items() if k.split(".", 1)[0] in ARCHITECTURE_SECTIONS}
+        key = json.dumps(arch, sort_keys=True, default=str)
+        hit = self._by_params.get(key)
+        if hit is None:
+            hit = self._compute(arch)
+            self._by_params[key] = hit
+            if len(self._by_params) > self._cache_size:
+                self._by_params.popitem(last=False)
+        return hit
+
+    def _compute(self, arch: dict[str, Any]) -> tuple[Cost, float]:
+        self.misses += 1
+        cfg = copy.deepcopy(self._base)
+        for path, value in arch.items():
+            node = cfg
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        input_shape, num_classes = self._once("dataset", cfg["dataset"], _dataset_facts)
+        template = self._once(
+            "model", [cfg["model"], input_shape], lambda: _build(cfg["model"], input_shape, num_classes)
+        )
+        example = torch.zeros(1, *input_shape)
+        compressors = [self._compressor(name, node) for name, node in (cfg.get("compressor") or {}).items()]
+        hw: HardwareTarget = self._once("hw", cfg["hw"], lambda: instantiate(OmegaConf.create(cfg["hw"]), "hw"))
+        structure = [c.structure_key(template, example) for c in compressors]
+        model: nn.Module | None = None
+        if all(k is not None for k in structure):  # the restructured shapes are known without restructuring
+            key = json.dumps([id(template), [type(c).__qualname__ for c in compressors], structure, cfg["hw"]])
+        else:
+            model = _restructured(template, compressors, example)
+            key = json.dumps(
+                [repr(model), [(k, list(v.shape)) for k, v in model.state_dict().items()], cfg["hw"]], default=str
+            )
+        if key not in self._by_shapes:
+            model = model if model is not None else _restructured(template, compressors, example)
+            cost = hw.cost(model, input_shape)
+            self._by_shapes[key] = (cost, excess(cost, hw))
+        return self._by_shapes[key]
+
+    def _once(self, kind: str, node: Any, build: Any) -> Any:
+        """``build()`` once per distinct config ``node`` of section ``kind``."""
+        key = kind + json.dumps(node, sort_keys=True, default=str)
+        if key not in self._built:
+            self._built[key] = build() if kind != "dataset" else build(node)
+        return self._built[key]
+
+    def _compressor(self, name: str, node: dict[str, Any]) -> Compressor:
+        """The compressor of ``node``; after the first (validated) instantiation, its class is called directly."""
+        target = str(node.get("_target_"))
+        kwargs = {k: v for k, v in node.items() if k != "_target_"}
+        if target in self._classes and not any(isinstance(v, dict) for v in kwargs.values()):
+            return self._classes[target](**kwargs)
+        c: Compressor = instantiate(OmegaConf.create(node), "compressor", key=f"compressor.{name}")
+        self._classes[target] = type(c)
+        return c
+
+
+def _restructured(template: nn.Module, compressors: Sequence[Compressor], example: torch.Tensor) -> nn.Module:
+    model = copy.deepcopy(template)
+    for c in compressors:
+        model = c.restructure(model, example)
+    return model
+
+
+def _dataset_facts(node: dict[str, Any]) -> tuple[tuple[int, ...], int]:
+    dataset: DatasetPlugin = instantiate(OmegaConf.create(node), "dataset")
+    return tuple(dataset.input_shape), int(dataset.num_classes)
+
+
+def _build(node: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    factory: ModelFactory = instantiate(OmegaConf.create(node), "model")
+    return factory.build(input_shape, num_classes).eval()

@@ -1,0 +1,129 @@
+"""Known costs: the cost of an untrained candidate equals what its trial measures, is cached exactly, and lets
+mobo_ars model only the error and keep off candidates that cannot fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from core.evaluate import evaluate_trial
+from core.interfaces import Compressor
+from core.interfaces.optimizer import Problem
+from core.interfaces.trial import TrialSpec, TrialStatus
+from core.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
+from core.plugins import instantiate
+from core.search import reference_point
+from core.space import SearchSpace
+from plugins.agents.ars import ARS
+from plugins.optimizers.mobo_ars import MoboArs
+
+OBJECTIVES = ("error", "flash", "ram", "macs", "latency")
+
+
+def _known(cfg) -> tuple[KnownCosts, SearchSpace]:
+    space = SearchSpace.from_config(cfg.search_space.params, cfg)
+    hw = instantiate(cfg.hw, "hw")
+    return KnownCosts(cfg, space, OBJECTIVES, reference_point(cfg, hw, OBJECTIVES)), space
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_known_cost_equals_the_trials_measured_cost(make_cfg, tmp_path, seed) -> None:
+    """Pruned during training, quantized after it: the trained model costs exactly what the untrained one did."""
+    cfg = make_cfg("trainer.max_epochs=2", "trainer.limit_train_batches=3")
+    known, space = _known(cfg)
+    x = np.random.default_rng(seed).random(space.dim)
+    x[space.names.index("sparsity")] = 0.2 + 0.25 * seed  # real channel removal in every case
+    params = space.decode(x)
+    trial_cfg = OmegaConf.to_container(space.apply(cfg, params), resolve=True)
+    result = evaluate_trial(TrialSpec(seed, list(x), params, trial_cfg, str(tmp_path)))
+    assert result.status == TrialStatus.COMPLETE, result.error
+    assert result.metrics["params_after"] < result.metrics["params_before"]
+    expected = cost_objectives(known.cost(x))
+    assert {k: result.objectives[k] for k in COST_OBJECTIVES} == expected
+    normalized = known(x[None])[0]
+    assert np.allclose(normalized * known._scale, [expected[OBJECTIVES[i]] for i in known.columns])
+
+
+class _RestructureOnly(Compressor):
+    """Wraps a compressor, hiding its structure key, to force the restructure path."""
+
+    def __init__(self, inner: Compressor) -> None:
+        self.inner = inner
+
+    def apply(self, model, datamodule):
+        return self.inner.apply(model, datamodule)
+
+    def restructure(self, model, example_input):
+        return self.inner.restructure(model, example_input)
+
+
+def test_structure_keys_agree_with_restructuring(make_cfg) -> None:
+    cfg = make_cfg()
+    known, space = _known(cfg)
+    fallback, _ = _known(cfg)
+    original = fallback._compressor
+    fallback._compressor = lambda name, node: _RestructureOnly(original(name, node))  # type: ignore[method-assign]
+    x = np.random.default_rng(0).random((40, space.dim))
+    assert np.array_equal(known(x), fallback(x))
+    assert np.array_equal(known.excess(x), fallback.excess(x))
+    # training knobs never change a cost: one architecture, any learning rate, one computation
+    before = known.misses
+    y = np.repeat(x[:1], 5, axis=0)
+    y[:, space.names.index("lr")] = np.linspace(0, 1, 5)
+    assert (known(y) == known(x[:1])).all() and known.misses == before
+
+
+def test_excess_is_zero_iff_the_board_fits(make_cfg) -> None:
+    cfg = make_cfg("hw.flash_bytes=100000")
+    known, space = _known(cfg)
+    hw = instantiate(cfg.hw, "hw")
+    x = np.random.default_rng(1).random((30, space.dim))
+    fits = np.array([not hw.violations(known.cost(p)) for p in x])
+    assert fits.any() and (~fits).any()
+    assert np.array_equal(known.excess(x) == 0, fits)
+
+
+class _FirstCoordinate:
+    """A known objective ``f1 = x0`` (normalized), and a board that only fits ``x0 <= 0.6``."""
+
+    columns = (0,)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(x)[:, :1].copy()
+
+    def excess(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(np.atleast_2d(x)[:, 0] - 0.6, 0.0)
+
+
+def _zdt1(x: np.ndarray) -> np.ndarray:
+    g = 1 + 9 * x[:, 1:].mean(axis=1)
+    return np.stack([x[:, 0], g * (1 - np.sqrt(x[:, 0] / g))], axis=1)
+
+
+def _run_known(seed: int, n: int = 14) -> np.ndarray:
+    opt = MoboArs(ARS(directions=4, top=2), n_init=8, n_agents=2, iterations=3, horizon=3, known_costs=True)
+    opt.setup(
+        Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=seed, known=_FirstCoordinate())
+    )
+    xs = []
+    for _ in range(n):
+        x = opt.ask(1)
+        y = _zdt1(x)
+        fits = _FirstCoordinate().excess(x) == 0
+        y[~fits, 1] = np.nan  # never trained: the error of a candidate that does not fit is unknown
+        opt.tell(x, y, fits)
+        xs.append(x[0])
+    return np.array(xs)
+
+
+def test_mobo_ars_known_costs_never_proposes_what_cannot_fit_and_is_deterministic() -> None:
+    xs = _run_known(seed=3)
+    assert (xs[8:, 0] <= 0.6 + 1e-12).all()  # every model-based proposal fits the board
+    assert np.array_equal(xs, _run_known(seed=3))
+
+
+def test_known_costs_without_known_objectives_is_a_clear_error() -> None:
+    opt = MoboArs(ARS(), known_costs=True)
+    with pytest.raises(ValueError, match="known_costs=true needs objectives"):
+        opt.setup(Problem(dim=2, objective_names=("error", "flash"), ref_point=(1.0, 1.0), seed=0))
