@@ -73,9 +73,9 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
         )
         violations = hw.violations(cost)
         if violations:
-            metrics = {f"cost_{k}": float(v) for k, v in cost.details.items()} | {"trained": 0.0}
+            skipped = {f"cost_{k}": float(v) for k, v in cost.details.items()} | {"trained": 0.0}
             why = f"does not fit {hw.name}: " + "; ".join(violations) + " (not trained)"
-            return TrialStatus.INFEASIBLE, cost_objectives(cost), metrics, why
+            return TrialStatus.INFEASIBLE, cost_objectives(cost), skipped, why
 
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))

@@ -89,7 +89,9 @@ class KnownCosts:
         self.objectives = tuple(objectives)
         self.columns = tuple(i for i, name in enumerate(self.objectives) if name in COST_OBJECTIVES)
         self._scale = np.array([reference[self.objectives[i]] for i in self.columns], dtype=float)
-        self._base = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ARCHITECTURE_SECTIONS if k in cfg}
+        self._base: dict[str, Any] = {
+            k: OmegaConf.to_container(cfg[k], resolve=True) for k in ARCHITECTURE_SECTIONS if k in cfg
+        }
         self._cache_size = int(cache_size)
         self._by_params: OrderedDict[str, tuple[Cost, float]] = OrderedDict()
         self._by_shapes: dict[str, tuple[Cost, float]] = {}
@@ -125,7 +127,7 @@ class KnownCosts:
 
     def _compute(self, arch: dict[str, Any]) -> tuple[Cost, float]:
         self.misses += 1
-        cfg = copy.deepcopy(self._base)
+        cfg: dict[str, Any] = copy.deepcopy(self._base)
         for path, value in arch.items():
             node = cfg
             *parents, leaf = path.split(".")
