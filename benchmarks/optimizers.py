@@ -58,7 +58,7 @@ REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "benchmarks" / "results"
 DEFAULT_METHODS: tuple[str, ...] = (
     "mobo_ars",
-    "mobo_ars_nehvi",
+    "mobo_ars_paper",
     "qlognehvi",
     "qlognparego",
     "turbo",
@@ -89,7 +89,7 @@ class Profile:
     tinyml_budget: int = 30
     tinyml_n_init: int = 10
     tinyml_seeds: tuple[int, ...] = (0, 1, 2)
-    tinyml_methods: tuple[str, ...] = ("mobo_ars", "qlognehvi", "sobol")
+    tinyml_methods: tuple[str, ...] = ("mobo_ars", "mobo_ars_known", "qlognehvi", "sobol")
     tinyml_epochs: int = 2
 
 
@@ -561,14 +561,16 @@ def _section_state(
     resume: bool,
     configs: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """A fresh section, or (with ``resume``) the old one's runs made with the same budget/n_init/epochs and the
-    method's current config (a retuned method is run again)."""
+    """A fresh section, or (with ``resume``) the old one's runs made with the same budget/n_init/epochs by a
+    method still benchmarked, with its current config (a retuned method is run again)."""
     runs = []
     if resume and old:
         runs = [
             r
             for r in old.get("runs", [])
-            if _settings_match(r, settings) and r.get("config") == configs.get(str(r["method"]), r.get("config"))
+            if _settings_match(r, settings)
+            and str(r["method"]) in configs
+            and r.get("config") == configs[str(r["method"])]
         ]
         dropped = len(old.get("runs", [])) - len(runs)
         if dropped:

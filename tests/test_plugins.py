@@ -326,7 +326,9 @@ def test_nested_targets_must_come_from_plugin_modules() -> None:
         instantiate(node, "optimizer")
 
 
-@pytest.mark.parametrize("name", ["mobo_ars", "mobo_ars_nehvi", "qlognehvi", "qlognparego", "turbo", "nsga2", "sobol"])
+@pytest.mark.parametrize(
+    "name", ["mobo_ars", "mobo_ars_paper", "mobo_ars_known", "qlognehvi", "qlognparego", "turbo", "nsga2", "sobol"]
+)
 def test_every_optimizer_config_builds(name: str) -> None:
     """Each conf/optimizer/<name>.yaml composes and builds its registered class (mobo_ars gets its ARS agent)."""
     from hydra import compose, initialize_config_module
@@ -340,4 +342,5 @@ def test_every_optimizer_config_builds(name: str) -> None:
     opt = instantiate(cfg.optimizer, "optimizer")
     assert isinstance(opt, Optimizer)
     if name.startswith("mobo_ars"):
-        assert type(opt.agent).__name__ == "ARS" and opt.reward == ("nehvi" if name.endswith("nehvi") else "ei")
+        assert type(opt.agent).__name__ == "ARS" and opt.reward == ("ei" if name.endswith("paper") else "nehvi")
+        assert opt.known_costs == name.endswith("known")

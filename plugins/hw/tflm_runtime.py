@@ -5,6 +5,10 @@
 * :func:`arena_use`: the tensor arena TFLM allocates for a model (head = planned activations and scratch,
   tail = persistent data), read from the runtime's own allocation report.
 * :func:`invoke`: run a batch of int8 inputs through the TFLM interpreter.
+* :func:`as_2d`: a 1-D (time-series) model as the equivalent 2-D model of height 1, which converts to a clean
+  NHWC graph (the converter would otherwise add TRANSPOSE/RESHAPE ops and their arena buffers).
+* :func:`strip_names`: drop tensor names from a .tflite (TFLM never reads them; they are 10-30 % of a small
+  model's flash).
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
     from torchao.quantization.pt2e import quantize_pt2e
 
     model = model.eval()
+    if len(input_shape) == 2:  # (channels, length): convert as (channels, 1, length)
+        model, input_shape = as_2d(model), (input_shape[0], 1, input_shape[1])
+        calibration = [b.unsqueeze(2) for b in calibration]
     channel_last = len(input_shape) >= 2
     wrapped = litert_torch.to_channel_last_io(model, args=[0]) if channel_last else model
 
@@ -68,7 +75,73 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
                     prepared(layout(x[None]))
         quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
         edge = litert_torch.convert(quantized, example, quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
-    return bytes(edge.model_content())
+    return strip_names(bytes(edge.model_content()))
+
+
+def strip_names(data: bytes) -> bytes:
+    """``data`` without tensor and subgraph names (same graph, weights, arena and outputs)."""
+    import flatbuffers
+    from tflite_micro import runtime
+
+    model = runtime.convert_bytearray_to_object(bytearray(data))
+    for sg in model.subgraphs:
+        sg.name = None
+        for t in sg.tensors:
+            t.name = None
+    builder = flatbuffers.Builder(len(data))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def as_2d(model: nn.Module) -> nn.Module:
+    """A copy of a 1-D model (input ``N x C x L``) as a 2-D one taking ``N x C x 1 x L``, with the same weights.
+
+    Conv1d becomes Conv2d with kernel ``(1, k)``; BatchNorm/pooling become their 2-D versions over ``(1, k)``;
+    a flatten or linear head sees the same values in the same order (the extra dimension has size 1).
+    """
+    import copy
+
+    out = copy.deepcopy(model).eval()
+    for name, m in list(out.named_modules()):
+        new: nn.Module | None = None
+        if isinstance(m, nn.Conv1d):
+            conv = nn.Conv2d(
+                m.in_channels,
+                m.out_channels,
+                (1, m.kernel_size[0]),
+                (1, m.stride[0]),
+                (0, m.padding[0]) if not isinstance(m.padding, str) else m.padding,
+                (1, m.dilation[0]),
+                m.groups,
+                m.bias is not None,
+                m.padding_mode,
+            )
+            conv.weight.data = m.weight.data.unsqueeze(2).clone()
+            if m.bias is not None:
+                conv.bias.data = m.bias.data.clone()
+            new = conv
+        elif isinstance(m, nn.BatchNorm1d):
+            bn = nn.BatchNorm2d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+            bn.load_state_dict(m.state_dict())
+            new = bn
+        elif isinstance(m, nn.MaxPool1d):
+            new = nn.MaxPool2d(
+                (1, _one(m.kernel_size)), (1, _one(m.stride)), (0, _one(m.padding)), ceil_mode=m.ceil_mode
+            )
+        elif isinstance(m, nn.AvgPool1d):
+            new = nn.AvgPool2d((1, _one(m.kernel_size)), (1, _one(m.stride)), (0, _one(m.padding)), m.ceil_mode)
+        elif isinstance(m, nn.AdaptiveAvgPool1d):
+            if _one(m.output_size) != 1:
+                raise ValueError(f"{name}: only global AdaptiveAvgPool1d(1) can be converted, got {m.output_size}")
+            new = nn.AdaptiveAvgPool2d(1)
+        if new is not None:
+            parent, _, leaf = name.rpartition(".")
+            setattr(out.get_submodule(parent) if parent else out, leaf, new.eval())
+    return out
+
+
+def _one(v: object) -> int:
+    return int(v[0]) if isinstance(v, tuple | list) else int(v)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,305 @@
+"""Predict the int8 TFLite graph the converter makes of a PyTorch model, without converting it.
+
+The model (float, pruned, or torch.ao-quantized) is traced with torch.fx and shape-propagated. Each node is
+lowered the way litert-torch's converter lowers it (checked against real conversions in ``tests/test_tflm.py``):
+
+* Conv1d/Conv2d (+ BatchNorm + ReLU/ReLU6, fused) -> ``CONV_2D`` or ``DEPTHWISE_CONV_2D``; 1-D layers run as 2-D
+  with height 1 (tinymoo's export rewrites them so). A convolution whose PyTorch padding is neither TF's SAME
+  nor VALID padding (e.g. a stride-2 3x3 conv with padding 1 on an even input) gets a ``PAD`` op before it,
+  whose padded output is a real arena buffer.
+* Linear -> ``FULLY_CONNECTED``; residual add -> ``ADD`` (a following ReLU is fused); concatenation ->
+  ``CONCATENATION``; max/avg pooling -> ``MAX_POOL_2D``/``AVERAGE_POOL_2D``; global average pooling -> ``MEAN``.
+* Flatten of a ``C x H x W`` tensor with ``C > 1`` and ``H*W > 1`` -> ``TRANSPOSE`` (back to PyTorch's channel
+  order) + ``RESHAPE``; other flattens are a ``RESHAPE``, or nothing after a global pool.
+* BatchNorm, ReLU, dropout, identity, (de)quantize stubs are folded into their producer.
+
+Every op's output is an int8 tensor; constants (weights, int32 biases, per-channel quantization parameters) go
+to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`plugins.hw.tflm_planner.plan` gives the
+arena head.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+
+import torch
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from plugins.hw.tflm_planner import Buffer
+
+_FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity", "DeQuantStub", "QuantStub"}
+_FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}
+_FOLDED_METHODS = {"relu", "dequantize", "contiguous"}
+_ADD_FUNCTIONS = {operator.add, torch.add}
+_CAT_FUNCTIONS = {torch.cat, torch.concat}
+_FLATTEN_FUNCTIONS = {torch.flatten}
+_FLATTEN_METHODS = {"flatten", "view", "reshape"}
+
+
+class LoweringError(ValueError):
+    """The model contains an op the TFLite lowering does not know; its cost cannot be predicted exactly."""
+
+
+@dataclass
+class LoweredTensor:
+    """An int8 activation tensor: ``shape`` in NHWC (or ``N x F``), alive from op ``first`` to op ``last``."""
+
+    shape: tuple[int, ...]
+    first: int
+    last: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass
+class LoweredOp:
+    """One TFLite operator with the ids of its activation inputs/outputs and its constant payload."""
+
+    op: str
+    inputs: list[int]
+    output: int
+    weight_bytes: int = 0
+    bias_bytes: int = 0
+    channels: int = 0  # per-channel quantization: output channels of the weight (0 = per-tensor or none)
+    macs: int = 0
+    consts: int = 0  # constant tensors besides weight/bias (axes, shapes, paddings)
+    const_bytes: int = 0
+
+
+@dataclass
+class LoweredGraph:
+    """The predicted TFLite graph: activation tensors (id = index) and ops in execution order."""
+
+    tensors: list[LoweredTensor] = field(default_factory=list)
+    ops: list[LoweredOp] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+
+    def add_tensor(self, shape: tuple[int, ...]) -> int:
+        step = len(self.ops)
+        self.tensors.append(LoweredTensor(tuple(int(s) for s in shape), step, step))
+        return len(self.tensors) - 1
+
+    def add_op(self, op: LoweredOp) -> None:
+        step = len(self.ops)
+        for i in op.inputs:
+            self.tensors[i].last = max(self.tensors[i].last, step)
+        self.tensors[op.output].first = step
+        self.tensors[op.output].last = max(self.tensors[op.output].last, step)
+        self.ops.append(op)
+
+    def buffers(self) -> list[Buffer]:
+        """Arena buffers (tensor order), graph outputs alive until the last op."""
+        end = len(self.ops) - 1
+        return [Buffer(t.nbytes, t.first, end if i in self.outputs else t.last) for i, t in enumerate(self.tensors)]
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    def op_names(self) -> list[str]:
+        return [op.op for op in self.ops]
+
+
+def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
+    """The TFLite graph the converter would make of ``model`` for one input of ``input_shape`` (no batch)."""
+    gm = model if isinstance(model, fx.GraphModule) else fx.symbolic_trace(model)
+    was_training = gm.training
+    gm.eval()
+    with torch.no_grad():
+        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+    gm.train(was_training)
+    modules = dict(gm.named_modules())
+    g = LoweredGraph()
+    tensor_of: dict[fx.Node, int] = {}  # fx node -> the lowered tensor holding its value
+    pooled: set[int] = set()  # tensors produced by a global pool (a flatten after them is free)
+
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            tensor_of[node] = g.add_tensor(_nhwc(_shape(node)))
+            g.inputs.append(tensor_of[node])
+            continue
+        if node.op == "get_attr":
+            continue
+        if node.op == "output":
+            for a in node.all_input_nodes:
+                if a in tensor_of:
+                    g.outputs.append(tensor_of[a])
+            continue
+        src = next((a for a in node.all_input_nodes if a in tensor_of), None)
+        kind = _kind(node, modules)
+        if kind == "fold":
+            if src is None:
+                raise LoweringError(f"cannot lower {node.format_node()}: no tensor input")
+            tensor_of[node] = tensor_of[src]
+            continue
+        if src is None:
+            raise LoweringError(f"cannot lower {node.format_node()}: no tensor input")
+        x = tensor_of[src]
+        if kind == "conv":
+            tensor_of[node] = _lower_conv(g, x, modules[str(node.target)], _shape(src), _shape(node))
+        elif kind == "linear":
+            m = modules[str(node.target)]
+            out = g.add_tensor(_nhwc(_shape(node)))
+            in_f, out_f = int(m.in_features), int(m.out_features)
+            g.add_op(
+                LoweredOp(
+                    "FULLY_CONNECTED",
+                    [x],
+                    out,
+                    in_f * out_f,
+                    4 * out_f,
+                    out_f,
+                    math.prod(_shape(node)[:-1]) * in_f * out_f,
+                )
+            )
+            tensor_of[node] = out
+        elif kind in ("maxpool", "avgpool"):
+            out = g.add_tensor(_nhwc(_shape(node)))
+            g.add_op(LoweredOp("MAX_POOL_2D" if kind == "maxpool" else "AVERAGE_POOL_2D", [x], out))
+            tensor_of[node] = out
+        elif kind == "gap":
+            shape = _shape(node)
+            out = g.add_tensor((shape[0], shape[1]))
+            spatial = math.prod(_shape(src)[2:])
+            g.add_op(LoweredOp("SUM" if spatial == 1 else "MEAN", [x], out, consts=1, const_bytes=8))
+            tensor_of[node] = out
+            pooled.add(out)
+        elif kind == "flatten":
+            tensor_of[node] = _lower_flatten(g, x, _shape(src), _shape(node), x in pooled)
+        elif kind == "add":
+            ins = [tensor_of[a] for a in node.all_input_nodes if a in tensor_of]
+            out = g.add_tensor(_nhwc(_shape(node)))
+            g.add_op(LoweredOp("ADD", ins, out))
+            tensor_of[node] = out
+        elif kind == "cat":
+            ins = [tensor_of[a] for a in node.all_input_nodes if a in tensor_of]
+            out = g.add_tensor(_nhwc(_shape(node)))
+            g.add_op(LoweredOp("CONCATENATION", ins, out))
+            tensor_of[node] = out
+        else:
+            raise LoweringError(
+                f"cannot lower {node.format_node()} to TFLite; supported: Conv1d/2d, Linear, BatchNorm, ReLU/ReLU6, "
+                "max/avg pooling, global average pooling, flatten, add, cat"
+            )
+    return g
+
+
+def _lower_conv(g: LoweredGraph, x: int, m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
+    k, s, d = _pair(m.kernel_size, 1), _pair(m.stride, 1), _pair(m.dilation, 1)
+    p = _pair(m.padding, 0) if not isinstance(m.padding, str) else (0, 0)
+    spatial_in = _spatial(in_shape)
+    if not _tf_padding_matches(spatial_in, k, s, p, d):
+        padded = (in_shape[0], spatial_in[0] + 2 * p[0], spatial_in[1] + 2 * p[1], in_shape[1])
+        pad_out = g.add_tensor(padded)
+        g.add_op(LoweredOp("PAD", [x], pad_out, consts=1, const_bytes=4 * 2 * 4))
+        x = pad_out
+    c_in, c_out, groups = int(m.in_channels), int(m.out_channels), int(m.groups)
+    depthwise = (groups == c_in and groups > 1) or c_in == 1
+    out = g.add_tensor(_nhwc(out_shape))
+    w = c_out * (c_in // groups) * k[0] * k[1]
+    macs = math.prod(out_shape) * (c_in // groups) * k[0] * k[1]
+    g.add_op(LoweredOp("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x], out, w, 4 * c_out, c_out, macs))
+    return out
+
+
+def _lower_flatten(g: LoweredGraph, x: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pooled: bool) -> int:
+    if pooled or len(in_shape) <= 2:
+        return x
+    channels, spatial = in_shape[1], math.prod(in_shape[2:])
+    if channels > 1 and spatial > 1:  # NHWC -> NCHW so the flattened order is PyTorch's
+        t = g.add_tensor(g.tensors[x].shape)
+        g.add_op(LoweredOp("TRANSPOSE", [x], t, consts=1, const_bytes=16))
+        x = t
+    out = g.add_tensor(tuple(out_shape))
+    g.add_op(LoweredOp("RESHAPE", [x], out, consts=1, const_bytes=8))
+    return out
+
+
+def _tf_padding_matches(
+    size: tuple[int, int], k: tuple[int, int], s: tuple[int, int], p: tuple[int, int], d: tuple[int, int]
+) -> bool:
+    """Whether PyTorch's symmetric padding equals TF's VALID (all zero) or SAME padding in every dimension."""
+    if all(pi == 0 for pi in p):
+        return True
+    for n, ki, si, pi, di in zip(size, k, s, p, d, strict=True):
+        eff = (ki - 1) * di + 1
+        out = -(-n // si)
+        total = max((out - 1) * si + eff - n, 0)
+        if (total // 2, total - total // 2) != (pi, pi):
+            return False
+    return True
+
+
+def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
+    if node.op == "call_module":
+        m = modules[str(node.target)]
+        name = type(m).__name__
+        if hasattr(m, "in_channels") and hasattr(m, "kernel_size"):
+            return "conv"
+        if hasattr(m, "in_features") and hasattr(m, "out_features"):
+            return "linear"
+        if name in _FOLDED_MODULES:
+            return "fold"
+        if name.startswith("MaxPool"):
+            return "maxpool"
+        if name.startswith("AvgPool"):
+            return "avgpool"
+        if name.startswith("AdaptiveAvgPool"):
+            size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,)
+            return "gap" if all(s == 1 for s in size) else "unknown"
+        if name == "Flatten":
+            return "flatten"
+        return "unknown"
+    if node.op == "call_function":
+        if node.target in _FOLDED_FUNCTIONS or node.target is torch.quantize_per_tensor:
+            return "fold"
+        if node.target in _ADD_FUNCTIONS or "add" in getattr(node.target, "__name__", ""):
+            return "add"
+        if node.target in _CAT_FUNCTIONS or "cat" in getattr(node.target, "__name__", ""):
+            return "cat"
+        if node.target in _FLATTEN_FUNCTIONS:
+            return "flatten"
+        return "unknown"
+    if node.op == "call_method":
+        if node.target in _FOLDED_METHODS:
+            return "fold"
+        if node.target in _FLATTEN_METHODS:
+            return "flatten"
+        if node.target == "add":
+            return "add"
+    return "unknown"
+
+
+def _shape(node: fx.Node) -> tuple[int, ...]:
+    meta = node.meta.get("tensor_meta")
+    if meta is None or not hasattr(meta, "shape"):
+        raise LoweringError(f"no tensor shape for {node.format_node()}")
+    return tuple(int(v) for v in meta.shape)
+
+
+def _nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """PyTorch NCHW / NCL shape -> TFLite NHWC (1-D as height 1); ``N x F`` unchanged."""
+    if len(shape) == 4:
+        n, c, h, w = shape
+        return (n, h, w, c)
+    if len(shape) == 3:
+        n, c, length = shape
+        return (n, 1, length, c)
+    return shape
+
+
+def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
+    return (shape[2], shape[3]) if len(shape) == 4 else (1, shape[2])
+
+
+def _pair(v: object, height: int) -> tuple[int, int]:
+    """A 1-D or 2-D conv parameter as (height, width); a 1-D value gets ``height`` (1 for sizes, 0 for padding)."""
+    if isinstance(v, tuple | list):
+        return (int(v[0]), int(v[1])) if len(v) == 2 else (height, int(v[0]))
+    return (int(v), int(v))  # type: ignore[call-overload]
