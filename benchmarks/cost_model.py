@@ -1,7 +1,13 @@
-"""Benchmark: time per `AnalyticTarget.cost` call on float and int8 small CNNs (the search's fast path).
+"""Benchmark: the TFLM cost model's estimate against the real toolchain, per net of the test zoo.
 
-Usage: ``python -m benchmarks.cost_model``; writes ``benchmarks/results/cost_model.json``. Reports medians of
-repeated calls and, as the machine-independent figure, the ratio to one int8 forward pass of the same model.
+For every net of ``tests/tflm_zoo.py``: the time of one ``TflmTarget.cost`` call (the search's fast path; float and
+torch.ao-int8 models), the time to convert the model with litert-torch and allocate it in the TFLite-Micro
+interpreter (what ``hw.measure=tflm`` would cost), and estimate/TFLM ratios of the arena head, the persistent
+tail and the .tflite size. The estimate uses the host build's settings (reference kernels, 8-byte pointers) so it
+is comparable with the host interpreter.
+
+Usage: ``python -m benchmarks.cost_model``; writes ``benchmarks/results/cost_model.json`` and prints a markdown
+table. Needs the ``tflm`` extra.
 """
 
 from __future__ import annotations
@@ -10,26 +16,41 @@ import json
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from benchmarks.machine import machine_info
 from core.datamodule import ArrayDataModule
 from plugins.compressors.quant_int8 import Int8PostTrainingQuantization
-from plugins.hw.analytic import AnalyticTarget
-from plugins.models.small_cnn import SmallCNN
+from plugins.hw.tflm import TflmTarget
+from plugins.hw.tflm_runtime import arena_use, convert_int8
+from tests.tflm_zoo import ZOO
 
 OUT = Path(__file__).resolve().parent / "results" / "cost_model.json"
-CASES = [
-    ("digits depth2 w16", (1, 8, 8), {"depth": 2, "width": 16}),
-    ("digits depth3 w32", (1, 8, 8), {"depth": 3, "width": 32}),
-    ("cifar-size depth3 w32", (3, 32, 32), {"depth": 3, "width": 32}),
-    ("imu-series depth3 w32 1-D", (6, 128), {"depth": 3, "width": 32, "conv_dim": 1}),
-]
 
 
-def _median_ms(fn, repeats: int = 15) -> float:
+def host_board() -> TflmTarget:
+    """stm32f4's capacities with the host interpreter's settings (reference kernels, 64-bit structs)."""
+    return TflmTarget(
+        "host",
+        524288,
+        131072,
+        81920,
+        16384,
+        180e6,
+        "x86-64",
+        1.5,
+        12_000_000,
+        0.1,
+        kernels="reference",
+        pointer_bytes=8,
+    )
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int = 9) -> float:
     fn()
     times = []
     for _ in range(repeats):
@@ -39,36 +60,66 @@ def _median_ms(fn, repeats: int = 15) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    """Time every case and write the JSON."""
-    warnings.filterwarnings("ignore")
-    board = AnalyticTarget("stm32f4", 524288, 131072, 81920, 16384, 180e6, "cortex-m4f", 1.5, 12_000_000, 0.1)
-    rows = []
-    for name, shape, kw in CASES:
-        torch.manual_seed(0)
-        model = SmallCNN(**kw).build(shape, 10).eval()
-        x = torch.randn(64, *shape)
-        dm = ArrayDataModule(x.numpy(), torch.arange(64).remainder(10).numpy(), 16, 0)
-        q = Int8PostTrainingQuantization(calibration_batches=2).apply(model, dm)
-        one = x[:1]
-        with torch.no_grad():
-            fwd = _median_ms(lambda q=q, one=one: q(one))
-        rows.append({
-            "case": name,
-            "input_shape": list(shape),
-            "float_cost_ms": round(_median_ms(lambda m=model, s=shape: board.cost(m, s)), 2),
-            "int8_cost_ms": round(_median_ms(lambda m=q, s=shape: board.cost(m, s)), 2),
-            "int8_forward_ms": round(fwd, 3),
-            "macs": board.cost(model, shape).macs,
-        })  # fmt: skip
-        rows[-1]["int8_cost_over_forward"] = round(rows[-1]["int8_cost_ms"] / max(fwd, 1e-6), 1)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"benchmark": "cost_model", "machine": machine_info(), "cases": rows}, indent=2) + "\n")
-    print("| case | float cost() [ms] | int8 cost() [ms] | int8 forward [ms] | cost/forward |")
-    print("|---|---|---|---|---|")
+def measure(name: str) -> dict[str, Any]:
+    """One zoo net: estimate and its time, conversion + TFLM allocation and its time."""
+    factory, shape = ZOO[name]
+    board = host_board()
+    torch.manual_seed(0)
+    model = factory().eval()
+    x = torch.randn(64, *shape)
+    dm = ArrayDataModule(x.numpy(), torch.arange(64).remainder(10).numpy(), 16, 0)
+    q = Int8PostTrainingQuantization(calibration_batches=2).apply(model, dm)
+    est = board.cost(model, shape)
+    t = time.perf_counter()
+    data = convert_int8(model, shape, [x[:16]])
+    convert_s = time.perf_counter() - t
+    t = time.perf_counter()
+    real = arena_use(data)
+    measure_s = time.perf_counter() - t
+    return {
+        "net": name,
+        "input_shape": list(shape),
+        "estimate_ms_float": round(_median_ms(lambda: board.cost(model, shape)), 2),
+        "estimate_ms_int8": round(_median_ms(lambda: board.cost(q, shape)), 2),
+        "convert_s": round(convert_s, 2),
+        "tflm_allocate_s": round(measure_s, 3),
+        "head_estimate": est.details["arena_head_bytes"],
+        "head_tflm": real.head,
+        "tail_estimate": est.details["arena_tail_bytes"],
+        "tail_tflm": real.tail,
+        "flash_estimate": est.flash_bytes,
+        "tflite_bytes": len(data),
+        "head_ratio": round(est.details["arena_head_bytes"] / real.head, 4),
+        "tail_ratio": round(est.details["arena_tail_bytes"] / real.tail, 4),
+        "flash_ratio": round(est.flash_bytes / len(data), 4),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| net | estimate [ms] (float / int8) | convert + TFLM [s] | speed-up | head est/TFLM | tail est/TFLM "
+        "| flash est/.tflite |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        print(f"| {r['case']} | {r['float_cost_ms']} | {r['int8_cost_ms']} | {r['int8_forward_ms']} | "
-              f"{r['int8_cost_over_forward']} |")  # fmt: skip
+        total = r["convert_s"] + r["tflm_allocate_s"]
+        speedup = total * 1000 / max(r["estimate_ms_float"], 1e-6)
+        lines.append(
+            f"| {r['net']} | {r['estimate_ms_float']} / {r['estimate_ms_int8']} | {total:.2f} | {speedup:.0f}x "
+            f"| {r['head_estimate']}/{r['head_tflm']} = {r['head_ratio']:.3f} "
+            f"| {r['tail_estimate']}/{r['tail_tflm']} = {r['tail_ratio']:.3f} "
+            f"| {r['flash_estimate']}/{r['tflite_bytes']} = {r['flash_ratio']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure every zoo net and write the JSON."""
+    warnings.filterwarnings("ignore")
+    rows = [measure(name) for name in ZOO]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"benchmark": "cost_model", "machine": machine_info(), "nets": rows}, indent=2) + "\n")
+    print(table(rows))
 
 
 if __name__ == "__main__":

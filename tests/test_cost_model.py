@@ -1,4 +1,4 @@
-"""Analytic cost model: hand-computed MACs, bytes and peak SRAM; float and int8 graphs cost the same."""
+"""TFLM cost model (fast path): hand-computed graph, MACs, bytes and arena; float and int8 graphs cost the same."""
 
 from __future__ import annotations
 
@@ -8,48 +8,67 @@ from torch import nn
 
 from core.datamodule import ArrayDataModule
 from plugins.compressors.quant_int8 import Int8PostTrainingQuantization
-from plugins.hw.analytic import (
+from plugins.hw.tflite_lowering import LoweringError, lower
+from plugins.hw.tflm import (
     FLATBUFFER_FIXED_BYTES,
-    FLATBUFFER_PER_TENSOR_BYTES,
+    FLATBUFFER_OP_BYTES,
     QPARAM_BYTES_PER_CHANNEL,
-    AnalyticTarget,
+    TflmTarget,
+    persistent_bytes,
 )
+from plugins.hw.tflm_planner import Buffer, plan
 
 
-def _board(**kw) -> AnalyticTarget:
+def _board(**kw) -> TflmTarget:
     args = dict(
-        name="b", flash_bytes=10_000, sram_bytes=2_000, runtime_flash_bytes=1_000, reserved_sram_bytes=500,
+        name="b", flash_bytes=20_000, sram_bytes=8_000, runtime_flash_bytes=1_000, reserved_sram_bytes=500,
         clock_hz=1e8, core="cortex-m4", cycles_per_mac=2.0, max_macs=10**6, max_latency_s=0.1,
     )  # fmt: skip
     args.update(kw)
-    return AnalyticTarget(**args)
+    return TflmTarget(**args)
 
 
 def _net() -> nn.Module:
-    # input 1x8x8 (64 B) -> conv 4x8x8 (256 B) -> relu (fused) -> maxpool 4x4x4 (64 B) -> flatten -> linear 10
+    # input 1x8x8 -> conv 4x8x8 (+BN+ReLU fused) -> maxpool 4x4x4 -> flatten (TRANSPOSE + RESHAPE) -> linear 10
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64, 10),
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)
     ).eval()
 
 
-def test_hand_computed_cost() -> None:
-    cost = _board().cost(_net(), (1, 8, 8))
-    conv_macs = 4 * 8 * 8 * 1 * 9
-    assert cost.macs == conv_macs + 64 * 10
-    assert cost.details["weight_bytes"] == 4 * 9 + 64 * 10
-    assert cost.details["bias_bytes"] == 4 * (4 + 10)
+def test_planner_places_largest_first_at_the_lowest_free_offset() -> None:
+    # a (0-1) and b (1-2) overlap in time; c (2-3) can reuse a's space; sizes are aligned to 16
+    offsets, head = plan([Buffer(100, 0, 1), Buffer(50, 1, 2), Buffer(100, 2, 3)])
+    assert offsets == [0, 112, 0] and head == 176
+    # equal sizes: the later buffer is placed first (TFLM fills its sort array from the back)
+    offsets, _ = plan([Buffer(64, 0, 1), Buffer(64, 0, 1)])
+    assert offsets == [64, 0]
+
+
+def test_hand_computed_graph_and_cost() -> None:
+    g = lower(_net(), (1, 8, 8))
+    # a 1-input-channel conv converts to DEPTHWISE_CONV_2D; flatten of 4x4x4 restores PyTorch's channel order
+    assert g.op_names() == ["DEPTHWISE_CONV_2D", "MAX_POOL_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"]
+    cost = _board(kernels="reference").cost(_net(), (1, 8, 8))
+    assert cost.macs == 4 * 8 * 8 * 9 + 64 * 10
+    assert cost.details["weight_bytes"] == 4 * 9 + 64 * 10 and cost.details["bias_bytes"] == 4 * (4 + 10)
     assert cost.details["qparam_bytes"] == 2 * QPARAM_BYTES_PER_CHANNEL * (4 + 10)
-    # tensors: input, conv out, pool out, linear out (BN/ReLU/Flatten alias) + 2 per layer for weight/bias
-    n_tensors = 4 + 2 * 2
-    assert cost.details["flatbuffer_overhead_bytes"] == FLATBUFFER_FIXED_BYTES + FLATBUFFER_PER_TENSOR_BYTES * n_tensors
-    # peak: while the conv runs, input (64) and conv output (256) are both live
-    assert cost.ram_bytes == 64 + 256
+    # two constants (perm, shape) of 16 + 8 bytes besides weights and biases
+    assert cost.details["flatbuffer_overhead_bytes"] == FLATBUFFER_FIXED_BYTES + 5 * FLATBUFFER_OP_BYTES + 24
+    # arena head: conv out 256 @0; the 64-byte buffers, reshape out @0, transpose out @64, pool out @256
+    # (alive with conv out and transpose out), input @256; fc out (16) @64 -> head 320
+    assert cost.details["arena_head_bytes"] == 320
+    assert cost.ram_bytes == 320 + persistent_bytes(g, 4)
     assert cost.latency_s == pytest.approx(cost.macs * 2.0 / 1e8)
+    # CMSIS-NN's depthwise kernel adds a 2 * 36-byte scratch buffer while the conv runs (input 64 + out 256)
+    assert _board().cost(_net(), (1, 8, 8)).details["arena_head_bytes"] == 320 + 80
+
+
+def test_strided_conv_gets_the_converters_pad_buffer() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU()).eval()
+    g = lower(net, (3, 16, 16))
+    assert g.op_names() == ["PAD", "CONV_2D"] and g.tensors[1].shape == (1, 18, 18, 3)
+    odd = lower(net, (3, 15, 15))  # TF SAME padding is symmetric here: no PAD
+    assert odd.op_names() == ["CONV_2D"]
 
 
 def test_int8_graph_costs_like_float() -> None:
@@ -65,28 +84,22 @@ def test_int8_graph_costs_like_float() -> None:
 
 def test_budgets_and_violations() -> None:
     board = _board()
-    assert board.flash_budget == 9_000 and board.sram_budget == 1_500
+    assert board.flash_budget == 19_000 and board.sram_budget == 7_500
     cost = board.cost(_net(), (1, 8, 8))
     assert board.violations(cost) == []
-    small = _board(sram_bytes=800, reserved_sram_bytes=500)
-    assert small.violations(small.cost(_net(), (1, 8, 8))) == ["SRAM 320 B > budget 300 B"]
-    assert board.reference()["flash"] == 9_000 and board.reference()["error"] == 1.0
+    small = _board(sram_bytes=1_000, reserved_sram_bytes=500)
+    assert small.violations(small.cost(_net(), (1, 8, 8)))[0].startswith("SRAM")
+    assert board.reference()["flash"] == 19_000 and board.reference()["error"] == 1.0
     with pytest.raises(ValueError, match="leave no room"):
-        _board(runtime_flash_bytes=20_000)
+        _board(runtime_flash_bytes=30_000)
+    with pytest.raises(ValueError, match="kernels"):
+        _board(kernels="fast")
 
 
-def test_linear_macs_count_leading_dims_and_size_is_not_a_tensor() -> None:
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = nn.Conv1d(2, 4, 3, padding=1)
-            self.fc = nn.Linear(16, 5)
-
+def test_unknown_ops_fail_loudly() -> None:
+    class Odd(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            h = self.fc(self.conv(x))  # Linear over the length dim: 4 rows of 16 -> 5
-            return h.view(h.size(0), -1)
+            return torch.sort(x, dim=-1).values
 
-    cost = _board().cost(Net().eval(), (2, 16))
-    assert cost.macs == 4 * 16 * 2 * 3 + 4 * 5 * 16
-    # tensors: input, conv out, fc out (view aliases, size() is no tensor) + weight and bias for 2 layers
-    assert cost.details["flatbuffer_overhead_bytes"] == FLATBUFFER_FIXED_BYTES + FLATBUFFER_PER_TENSOR_BYTES * 7
+    with pytest.raises(LoweringError, match="cannot lower"):
+        lower(Odd(), (1, 8))

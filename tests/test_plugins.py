@@ -74,7 +74,7 @@ def _pip_install_target(src: Path, target: Path) -> None:
     [
         ("optimizer", {"sobol", "random", "mobo_ars", "qlognehvi", "qlognparego", "turbo", "nsga2"}),
         ("agent", {"ars"}),
-        ("hw", {"analytic"}),
+        ("hw", {"tflm"}),
         ("dataset", {"digits", "array_file"}),
         ("compressor", {"prune_structured", "quant_int8"}),
         ("model", {"small_cnn"}),
@@ -111,7 +111,7 @@ def test_cli_lists_groups_plugins_and_distributions(tmp_path: Path) -> None:
     out = _check(_run(["-m", "core.plugins"], cwd=REPO, env=_env()))
     for group in ("tinymoo.optimizers", "tinymoo.hw", "tinymoo.compressors", "tinymoo.datasets"):
         assert group in out
-    for name in ("sobol", "random", "analytic", "small_cnn", "digits", "quant_int8"):
+    for name in ("sobol", "random", "tflm", "small_cnn", "digits", "quant_int8"):
         assert name in out
     assert "plugins.optimizers.sobol.SobolSearch" in out
     assert "tinymoo 0.1.0" in out
@@ -131,15 +131,15 @@ def test_instantiate_refuses_unregistered_target() -> None:
     assert "os.system" in msg
     assert "not a registered tinymoo.hw plugin" in msg
     assert "Valid choices:" in msg
-    assert "plugins.hw.analytic.AnalyticTarget" in msg
-    assert err.choices is not None and "plugins.hw.analytic.AnalyticTarget" in err.choices
+    assert "plugins.hw.tflm.TflmTarget" in msg
+    assert err.choices is not None and "plugins.hw.tflm.TflmTarget" in err.choices
 
 
 def test_instantiate_refuses_plugin_of_another_group() -> None:
     """A registered class is only accepted in its own group (an optimizer is no board)."""
     from core.plugins import instantiate
 
-    with pytest.raises(ConfigError, match=r"'hw\._target_'.*plugins\.hw\.analytic\.AnalyticTarget"):
+    with pytest.raises(ConfigError, match=r"'hw\._target_'.*plugins\.hw\.tflm\.TflmTarget"):
         instantiate({"_target_": "plugins.optimizers.sobol.SobolSearch"}, "hw")
 
 
@@ -150,17 +150,17 @@ def test_instantiate_names_the_given_key_and_missing_target() -> None:
         instantiate({"name": "x"}, "hw", key="board")
     assert info.value.key == "board._target_"
     assert "is missing" in str(info.value)
-    assert "plugins.hw.analytic.AnalyticTarget" in str(info.value)
+    assert "plugins.hw.tflm.TflmTarget" in str(info.value)
 
 
 def test_instantiate_builds_registered_board() -> None:
     from core.interfaces.hardware import HardwareTarget
     from core.plugins import instantiate
-    from plugins.hw.analytic import AnalyticTarget
+    from plugins.hw.tflm import TflmTarget
 
     node = OmegaConf.load(REPO / "conf" / "hw" / "stm32f4.yaml")
     hw = instantiate(node, "hw")
-    assert isinstance(hw, AnalyticTarget)
+    assert isinstance(hw, TflmTarget)
     assert isinstance(hw, HardwareTarget)
     assert hw.name == "stm32f4"
     assert hw.flash_bytes == 512 * 1024
@@ -173,7 +173,7 @@ def test_instantiate_wraps_constructor_errors() -> None:
     node = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "hw" / "stm32f4.yaml"))
     assert isinstance(node, dict)
     node["runtime_flash_bytes"] = node["flash_bytes"]  # leaves no room: the constructor raises ValueError
-    with pytest.raises(PluginError, match=r"Config key 'hw'.*AnalyticTarget.*ValueError"):
+    with pytest.raises(PluginError, match=r"Config key 'hw'.*TflmTarget.*ValueError"):
         instantiate(node, "hw")
 
 
@@ -191,7 +191,7 @@ def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_third_party_plugins_listed_with_load_errors(fixture_site: Path) -> None:
     out = _check(_run(["-m", "core.plugins"], cwd=REPO, env=_env(fixture_site)))
-    assert "fixture_analytic" in out
+    assert "fixture_tflm" in out
     assert "tinymoo_fixture_board.board.FixtureTarget" in out
     assert "tinymoo-fixture-board 0.1.0" in out
     # the broken entry point is reported with its error ...
@@ -203,7 +203,7 @@ def test_third_party_plugins_listed_with_load_errors(fixture_site: Path) -> None
     assert "1 plugin(s) failed to load" in out
     # ... and everything else still loads
     assert "fixture_board" in out  # the config package row
-    for name in ("sobol", "random", "analytic", "prune_structured", "quant_int8"):
+    for name in ("sobol", "random", "tflm", "prune_structured", "quant_int8"):
         row = next(line for line in out.splitlines() if f" {name} " in line)
         assert " ok " in row, row
 

@@ -8,12 +8,12 @@ from torch import nn
 
 from core.surgery import find_prune_groups, prune_by_fraction, remove_channels
 from plugins.compressors.prune_structured import StructuredPruning
-from plugins.hw.analytic import AnalyticTarget
+from plugins.hw.tflm import TflmTarget
 from plugins.models.small_cnn import SmallCNN
 
 
-def _target() -> AnalyticTarget:
-    return AnalyticTarget("t", 1 << 20, 1 << 18, 1024, 1024, 1e8, "cortex-m4", 1.0, 10**9, 1.0)
+def _target() -> TflmTarget:
+    return TflmTarget("t", 1 << 20, 1 << 18, 1024, 1024, 1e8, "cortex-m4", 1.0, 10**9, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,10 @@ class Residual(nn.Module):
         return self.relu(self.body(x) + self.skip(x))
 
 
-def resnet_tiny(channels: int = 3) -> nn.Module:
+def resnet_tiny(channels: int = 3, width: int = 8) -> nn.Module:
     return nn.Sequential(
-        *_cbr(channels, 8, 3, 1), Residual(8, 8, 1), Residual(8, 16, 2), Residual(16, 16, 1),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+        *_cbr(channels, width, 3, 1), Residual(width, width, 1), Residual(width, 2 * width, 2),
+        Residual(2 * width, 2 * width, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 10),
     )  # fmt: skip
 
 
@@ -87,4 +87,12 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
         lambda: pruned(SmallCNN(depth=2, width=24, conv_dim=1, kernel_size=5).build((6, 128), 4), (6, 128), 0.5),
         (6, 128),
     ),
+    # held out: not used to fit the flash and tail constants of plugins/hw/tflm.py
+    "cnn_k5_32x32": (lambda: SmallCNN(depth=3, width=12, kernel_size=5).build((3, 32, 32), 10), (3, 32, 32)),
+    "resnet_w12_32x32": (lambda: resnet_tiny(3, 12), (3, 32, 32)),
+    "cnn1d_flatten_64x3": (
+        lambda: SmallCNN(depth=2, width=8, conv_dim=1, head="flatten").build((3, 64), 5),
+        (3, 64),
+    ),
 }
+HELD_OUT = ("cnn_k5_32x32", "resnet_w12_32x32", "cnn1d_flatten_64x3")
