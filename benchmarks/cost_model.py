@@ -116,6 +116,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     """Measure every zoo net and write the JSON."""
     warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)  # the search costs candidates in one thread per trial; also steadier timings
     rows = [measure(name) for name in ZOO]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"benchmark": "cost_model", "machine": machine_info(), "nets": rows}, indent=2) + "\n")

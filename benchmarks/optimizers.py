@@ -311,6 +311,7 @@ def run_tinyml(task: dict[str, Any]) -> dict[str, Any]:
         "epochs": int(task["epochs"]),
         "config": task["config"],
         "overrides": overrides,
+        "hw": _board_config(),
         "objectives": summary["objectives"],
         "hv_history": history,
         "final_hv": history[-1] if history else 0.0,
@@ -550,8 +551,17 @@ def _key(r: dict[str, Any]) -> tuple[str, str, int]:
 
 
 def _settings_match(run: dict[str, Any], settings: dict[str, Any]) -> bool:
-    keys = ("budget", "n_init", "epochs") if "epochs" in settings else ("budget", "n_init")
+    keys = ("budget", "n_init", "epochs", "hw") if "epochs" in settings else ("budget", "n_init")
     return all(run.get(k) == settings.get(k) for k in keys)
+
+
+def _board_config() -> dict[str, Any]:
+    """The TinyML task's board config (its cost model included): runs made on another one are not comparable."""
+    from omegaconf import OmegaConf
+
+    hw = OmegaConf.to_container(compose_config([]).hw, resolve=True)
+    assert isinstance(hw, dict)
+    return {str(k): v for k, v in hw.items()}
 
 
 def _section_state(
@@ -713,6 +723,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "epochs": args.tinyml_epochs or profile.tinyml_epochs,
             "seeds": list(args.tinyml_seeds if args.tinyml_seeds is not None else profile.tinyml_seeds),
             "methods": list(dict.fromkeys(args.tinyml_methods or profile.tinyml_methods)),
+            "hw": _board_config(),
         }
         configs, skipped = resolve_methods(settings["methods"], n_init, n_init)
         data["tinyml"] = _section_state(old.get("tinyml"), settings, skipped, args.resume, configs)

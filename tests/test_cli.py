@@ -54,7 +54,7 @@ def test_end_to_end_four_trials(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["hw=nosuch"], ["Config key 'hw': unknown option 'nosuch'", "Valid choices: stm32f4"]),
+        (["hw=nosuch"], ["Config key 'hw': unknown option 'nosuch'", "Valid choices: esp32, esp32s3, nrf52840"]),
         (["optimizer=bayes"], ["Config key 'optimizer': unknown option 'bayes'", "random", "sobol"]),
         (["search_space.params.lr.low=1.0"], ["Config key 'search_space.params.lr': low (1.0) must be smaller"]),
         (["search_space.params.depth.type=integer"], ["search_space.params.depth.type", "Valid choices: categorical"]),

@@ -103,3 +103,20 @@ def test_unknown_ops_fail_loudly() -> None:
 
     with pytest.raises(LoweringError, match="cannot lower"):
         lower(Odd(), (1, 8))
+
+
+BOARDS = ("stm32f4", "stm32f7", "stm32h7", "esp32", "esp32s3", "nrf52840", "rp2040")
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_board_catalogue(make_cfg, board: str) -> None:
+    """Every board of the catalogue composes, builds, costs a model and leaves room for one."""
+    from core.plugins import instantiate
+    from plugins.models.small_cnn import SmallCNN
+
+    cfg = make_cfg(f"hw={board}")
+    hw = instantiate(cfg.hw, "hw")
+    assert hw.name == board and hw.flash_budget > 100_000 and hw.sram_budget > 64_000
+    cost = hw.cost(SmallCNN(depth=2, width=16).build((3, 32, 32), 10).eval(), (3, 32, 32))
+    assert hw.violations(cost) == [] and cost.latency_s > 0
+    assert (cost.details["arena_head_bytes"] > 0) and cost.ram_bytes > cost.details["arena_head_bytes"]
