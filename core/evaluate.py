@@ -111,9 +111,16 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     metrics["params_before"] = float(params_before)
     metrics["trained"] = 1.0
 
+    out_dir = Path(spec.run_dir) / "models" / str(spec.trial_id)
+    float_saved = False
     for c in compressors:
+        if c.quantizes and not float_saved:  # the float model the deployment toolchain converts (core.export)
+            _save_float(model, out_dir)
+            float_saved = True
         model = c.apply(model, dm)
         deadline.check(f"compression ({type(c).__name__})")
+    if not float_saved:
+        _save_float(model, out_dir)
     metrics["params_after"] = float(_param_count_any(model))
 
     # The objective is the accuracy of the compressed (e.g. int8) model, run as is.
@@ -125,7 +132,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     cost = hw.cost(model, dataset.input_shape)
     metrics.update({f"cost_{k}": float(v) for k, v in cost.details.items()})
     objectives = {"error": 1.0 - val_acc, **cost_objectives(cost)}
-    _save_model(model, Path(spec.run_dir) / "models" / str(spec.trial_id), spec, objectives)
+    _save_model(model, out_dir, spec, objectives, metrics)
     violations = hw.violations(cost)
     if violations:
         return (
@@ -152,11 +159,25 @@ def _param_count_any(model: torch.nn.Module) -> int:
     return total
 
 
-def _save_model(model: torch.nn.Module, out: Path, spec: TrialSpec, objectives: dict[str, Any]) -> None:
-    """Write the compressed model's state dict and a small manifest to ``models/<trial>/``."""
+def _save_float(model: torch.nn.Module, out: Path) -> None:
+    """Pickle the whole (pruned, trained) float model to ``models/<trial>/float_model.pt`` for export."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model, out / "float_model.pt")
+
+
+def _save_model(
+    model: torch.nn.Module, out: Path, spec: TrialSpec, objectives: dict[str, Any], metrics: dict[str, float]
+) -> None:
+    """Write the compressed model's state dict and a manifest (config included) to ``models/<trial>/``."""
     import json
 
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
-    manifest = {"trial_id": spec.trial_id, "params": spec.params, "objectives": objectives}
+    manifest = {
+        "trial_id": spec.trial_id,
+        "params": spec.params,
+        "objectives": objectives,
+        "metrics": metrics,
+        "config": spec.config,
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

@@ -17,7 +17,14 @@ class Compressor(ABC):
     trained model and returns the compressed model, which is what gets evaluated and costed. ``restructure``
     applies only the compressor's effect on the *architecture* to an untrained model, so the hardware cost of a
     candidate is known before (or without) training it.
+
+    Attributes:
+        quantizes: True for a compressor whose ``apply`` turns the float model into a quantized one. The trial
+            saves the float model just before it, so ``python -m core.export`` can convert that model with the
+            deployment toolchain.
     """
+
+    quantizes: bool = False
 
     def callbacks(self) -> list[pl.Callback]:
         """Lightning callbacks to attach to the trial's Trainer (default: none)."""

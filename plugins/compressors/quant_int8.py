@@ -27,6 +27,8 @@ class Int8PostTrainingQuantization(Compressor):
         engine: the torch quantized engine that runs the int8 model.
     """
 
+    quantizes = True
+
     def __init__(self, calibration_batches: int = 8, observer: str = "minmax", engine: str = "x86") -> None:
         if calibration_batches < 1:
             raise ValueError(f"calibration_batches must be >= 1, got {calibration_batches}")

@@ -117,7 +117,7 @@ def as_2d(model: nn.Module) -> nn.Module:
                 m.padding_mode,
             )
             conv.weight.data = m.weight.data.unsqueeze(2).clone()
-            if m.bias is not None:
+            if m.bias is not None and conv.bias is not None:
                 conv.bias.data = m.bias.data.clone()
             new = conv
         elif isinstance(m, nn.BatchNorm1d):

@@ -1,0 +1,61 @@
+"""Export: a finished search's Pareto models become int8 .tflite files, C arrays and READMEs; the .tflite runs in
+TFLite-Micro with the int8 accuracy tinymoo measured in PyTorch (within 1 point) and the flash it estimated."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from core.export import c_array, main
+from core.search import Search
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    from hydra import compose, initialize_config_module
+
+    from core.plugins import register_search_path_plugin
+
+    register_search_path_plugin()
+    overrides = [
+        "optimizer=sobol", "search.n_trials=3", "search.progress=false", "logger=none", "trainer.max_epochs=8",
+        "~search_space.params.epochs",
+    ]  # fmt: skip
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    out = tmp_path_factory.mktemp("export") / "run"
+    Search(cfg, out, show_progress=False).run()
+    return out
+
+
+def test_export_writes_deployable_files_that_match_pytorch(run_dir: Path) -> None:
+    assert main([str(run_dir)]) == 0
+    records = json.loads((run_dir / "export.json").read_text())
+    assert records
+    for r in records:
+        out = run_dir / "models" / str(r["trial_id"])
+        data = (out / "model.tflite").read_bytes()
+        assert len(data) == r["tflite_bytes"]
+        # the C array holds exactly the .tflite bytes
+        source = (out / "model_data.cc").read_text()
+        values = bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", source))
+        assert values == data and f"g_model_len = {len(data)};" in source
+        assert "kArenaSize" in (out / "README.md").read_text()
+        assert r["input"]["dtype"] == "INT8" and r["output"]["dtype"] == "INT8"
+        # the .tflite in TFLite-Micro is as accurate as tinymoo's PyTorch int8 model, and as big as estimated
+        assert abs(r["tflm_test_accuracy"] - r["pytorch_int8_test_accuracy"]) <= 0.01
+        assert abs(r["estimated_flash_bytes"] / r["tflite_bytes"] - 1) < 0.05
+
+
+def test_c_array_layout() -> None:
+    header, source = c_array(bytes(range(14)))
+    assert "extern const unsigned char g_model[];" in header
+    assert "alignas(16) const unsigned char g_model[] = {\n  0x00, 0x01," in source and "g_model_len = 14;" in source
+
+
+def test_export_of_a_non_run_directory_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main([str(tmp_path)]) == 2
+    assert "holds no models/ directory" in capsys.readouterr().err
