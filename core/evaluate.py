@@ -112,15 +112,14 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     metrics["trained"] = 1.0
 
     out_dir = Path(spec.run_dir) / "models" / str(spec.trial_id)
-    float_saved = False
+    deployable: torch.nn.Module | None = None  # the float model the deployment toolchain converts (core.export)
     for c in compressors:
-        if c.quantizes and not float_saved:  # the float model the deployment toolchain converts (core.export)
-            _save_float(model, out_dir)
-            float_saved = True
+        if c.quantizes and deployable is None:
+            deployable = _save_float(model, out_dir)
         model = c.apply(model, dm)
         deadline.check(f"compression ({type(c).__name__})")
-    if not float_saved:
-        _save_float(model, out_dir)
+    if deployable is None:
+        deployable = _save_float(model, out_dir)
     metrics["params_after"] = float(_param_count_any(model))
 
     # The objective is the accuracy of the compressed (e.g. int8) model, run as is.
@@ -129,7 +128,9 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     metrics["test_accuracy"] = accuracy(model, dm.test_dataloader())
     deadline.check("evaluation")
 
-    cost = hw.cost(model, dataset.input_shape)
+    # the board's cost is that of the model as deployed: the float model's architecture, quantized to int8 by the
+    # deployment toolchain (the PyTorch int8 model above is what the accuracy is measured on)
+    cost = hw.cost(deployable, dataset.input_shape)
     metrics.update({f"cost_{k}": float(v) for k, v in cost.details.items()})
     objectives = {"error": 1.0 - val_acc, **cost_objectives(cost)}
     _save_model(model, out_dir, spec, objectives, metrics)
@@ -159,10 +160,14 @@ def _param_count_any(model: torch.nn.Module) -> int:
     return total
 
 
-def _save_float(model: torch.nn.Module, out: Path) -> None:
-    """Pickle the whole (pruned, trained) float model to ``models/<trial>/float_model.pt`` for export."""
+def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
+    """Pickle the whole (pruned, trained) float model to ``models/<trial>/float_model.pt`` for export; returns a
+    copy (a later compressor may change the model in place)."""
+    import copy
+
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model, out / "float_model.pt")
+    return copy.deepcopy(model).eval()
 
 
 def _save_model(

@@ -59,3 +59,24 @@ def test_c_array_layout() -> None:
 def test_export_of_a_non_run_directory_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path)]) == 2
     assert "holds no models/ directory" in capsys.readouterr().err
+
+
+def test_measure_reports_the_real_runtime_next_to_the_estimate(run_dir: Path) -> None:
+    from core.measure import main as measure_main
+
+    assert measure_main([str(run_dir)]) == 0
+    records = json.loads((run_dir / "measure.json").read_text())
+    assert records and all(r["arena_total_bytes"] == r["arena_head_bytes"] + r["arena_tail_bytes"] for r in records)
+    assert all(abs(r["estimated_flash_bytes"] / r["tflite_bytes"] - 1) < 0.05 for r in records)
+
+
+def test_search_can_cost_with_the_real_runtime(make_cfg) -> None:
+    """hw.measure=tflm: flash and SRAM come from the converted model in TFLite-Micro (estimate kept as details)."""
+    from core.plugins import instantiate
+    from plugins.models.small_cnn import SmallCNN
+
+    hw = instantiate(make_cfg("hw.measure=tflm", "hw.kernels=reference", "hw.pointer_bytes=8").hw, "hw")
+    cost = hw.cost(SmallCNN(depth=2, width=8).build((1, 8, 8), 10).eval(), (1, 8, 8))
+    assert cost.ram_bytes == cost.details["tflm_head_bytes"] + cost.details["tflm_tail_bytes"]
+    assert cost.details["tflm_head_bytes"] == cost.details["arena_head_bytes"]
+    assert abs(cost.details["estimated_flash_bytes"] / cost.flash_bytes - 1) < 0.05

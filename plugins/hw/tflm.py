@@ -15,12 +15,17 @@ The fast path (``measure: estimate``, what the search uses) never converts the m
    per-op and fixed overhead (:func:`flatbuffer_bytes`); the runtime's code size is taken off the board's
    capacity (``runtime_flash_bytes``);
 4. MACs of conv/linear layers, latency = MACs x ``cycles_per_mac`` / ``clock_hz``.
+
+``measure: tflm`` (the ``tflm`` extra) instead converts every candidate with litert-torch and takes flash and SRAM
+from the real .tflite and the real TFLite-Micro interpreter (host build: reference kernels, 64-bit structs), about
+5 s per candidate; the estimate stays in the details for comparison.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from core.interfaces.hardware import Cost, HardwareTarget
@@ -47,6 +52,7 @@ FLATBUFFER_FIXED_BYTES = 740
 FLATBUFFER_OP_BYTES = 248
 
 KERNELS = ("cmsis-nn", "reference")
+MEASURE_MODES = ("estimate", "tflm")
 
 
 def cmsis_nn_scratch(g: LoweredGraph) -> list[Buffer]:
@@ -107,6 +113,7 @@ class TflmTarget(HardwareTarget):
         max_macs / max_latency_s: budgets (reference point of the ``macs`` and ``latency`` objectives).
         kernels: ``cmsis-nn`` (optimized Arm kernels, with their scratch buffers) or ``reference``.
         pointer_bytes: pointer size of the target (4 on 32-bit MCUs; 8 reproduces the host build).
+        measure: ``estimate`` (the fast path) or ``tflm`` (convert and measure in the real runtime).
     """
 
     def __init__(
@@ -123,6 +130,7 @@ class TflmTarget(HardwareTarget):
         max_latency_s: float,
         kernels: str = "cmsis-nn",
         pointer_bytes: int = 4,
+        measure: str = "estimate",
     ) -> None:
         if flash_bytes <= runtime_flash_bytes or sram_bytes <= reserved_sram_bytes:
             raise ValueError(
@@ -131,6 +139,12 @@ class TflmTarget(HardwareTarget):
             )
         if kernels not in KERNELS:
             raise ValueError(f"kernels must be one of {', '.join(KERNELS)}, got {kernels!r}")
+        if measure not in MEASURE_MODES:
+            raise ValueError(f"measure must be one of {', '.join(MEASURE_MODES)}, got {measure!r}")
+        if measure == "tflm":
+            from plugins.hw.tflm_runtime import require_tflm
+
+            require_tflm()
         if pointer_bytes not in (4, 8):
             raise ValueError(f"pointer_bytes must be 4 or 8, got {pointer_bytes}")
         self.name, self.core = name, core
@@ -138,7 +152,7 @@ class TflmTarget(HardwareTarget):
         self.runtime_flash_bytes, self.reserved_sram_bytes = int(runtime_flash_bytes), int(reserved_sram_bytes)
         self.clock_hz, self.cycles_per_mac = float(clock_hz), float(cycles_per_mac)
         self.max_macs, self.max_latency_s = int(max_macs), float(max_latency_s)
-        self.kernels, self.pointer_bytes = kernels, int(pointer_bytes)
+        self.kernels, self.pointer_bytes, self.measure = kernels, int(pointer_bytes), measure
 
     def cost(self, model: nn.Module, input_shape: tuple[int, ...]) -> Cost:
         g = lower(model, input_shape)
@@ -148,5 +162,16 @@ class TflmTarget(HardwareTarget):
         flash_parts = flatbuffer_bytes(g)
         details = {**flash_parts, "arena_head_bytes": head, "arena_tail_bytes": tail, "ops": len(g.ops)}
         flash, ram = sum(flash_parts.values()), head + tail
+        if self.measure == "tflm":
+            from plugins.hw.tflm_runtime import arena_use, convert_int8
+
+            # sizes do not depend on the calibration data, only on the architecture
+            data = convert_int8(
+                model, input_shape, [torch.randn(8, *input_shape, generator=torch.Generator().manual_seed(0))]
+            )
+            arena = arena_use(data)
+            details.update({"estimated_flash_bytes": flash, "estimated_ram_bytes": ram, "tflm_head_bytes": arena.head,
+                            "tflm_tail_bytes": arena.tail})  # fmt: skip
+            flash, ram = len(data), arena.total
         macs = g.macs
         return Cost(int(flash), int(ram), int(macs), macs * self.cycles_per_mac / self.clock_hz, details)

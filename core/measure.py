@@ -1,0 +1,82 @@
+"""Measure a run's models in the real TFLite-Micro runtime: ``python -m core.measure RUN_DIR [--trials ...]``.
+
+For every trial with a saved model (default: the Pareto front) it measures the exported ``model.tflite`` or, when
+the trial was not exported, converts its ``float_model.pt`` first (the ``tflm`` extra). It prints, and writes to
+``RUN_DIR/measure.json``, the real .tflite size and arena (head, tail, total) next to the search's estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
+    """The real size and arena of one trial's model, and the search's estimate of them."""
+    from plugins.hw.tflm_runtime import arena_use, convert_int8
+
+    out = run_dir / "models" / str(trial_id)
+    manifest = json.loads((out / "manifest.json").read_text())
+    exported = out / "model.tflite"
+    if exported.is_file():
+        data, source = exported.read_bytes(), "model.tflite"
+    else:
+        from omegaconf import OmegaConf
+
+        from core.interfaces import DatasetPlugin
+        from core.plugins import instantiate
+
+        cfg = OmegaConf.create(manifest["config"])
+        dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
+        shape = tuple(dataset.input_shape)
+        model = torch.load(out / "float_model.pt", weights_only=False).eval()
+        data = convert_int8(model, shape, [torch.randn(8, *shape, generator=torch.Generator().manual_seed(0))])
+        source = "float_model.pt"
+    arena = arena_use(data)
+    objectives = manifest.get("objectives", {})
+    return {
+        "trial_id": trial_id,
+        "source": source,
+        "tflite_bytes": len(data),
+        "arena_head_bytes": arena.head,
+        "arena_tail_bytes": arena.tail,
+        "arena_total_bytes": arena.total,
+        "estimated_flash_bytes": objectives.get("flash"),
+        "estimated_ram_bytes": objectives.get("ram"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.export import pareto_ids
+
+    p = argparse.ArgumentParser(prog="python -m core.measure", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--trials", nargs="+", type=int, help="trial ids (default: the Pareto front)")
+    args = p.parse_args(argv)
+    run_dir: Path = args.run_dir
+    if not (run_dir / "models").is_dir():
+        print(
+            f"tinymoo: error: {run_dir} holds no models/ directory; pass a run directory of a finished search",
+            file=sys.stderr,
+        )
+        return 2
+    records = [measure_trial(run_dir, t) for t in (args.trials or pareto_ids(run_dir))]
+    print("| trial | source | .tflite [B] | estimated flash [B] | arena head / tail / total [B] | estimated SRAM [B] |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in records:
+        print(
+            f"| {r['trial_id']} | {r['source']} | {r['tflite_bytes']} | {r['estimated_flash_bytes']} | "
+            f"{r['arena_head_bytes']} / {r['arena_tail_bytes']} / {r['arena_total_bytes']} "
+            f"| {r['estimated_ram_bytes']} |"
+        )
+    (run_dir / "measure.json").write_text(json.dumps(records, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
