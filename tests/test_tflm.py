@@ -73,3 +73,14 @@ def test_tflm_runs_the_exported_model_like_pytorch(converted) -> None:
         ref = model(x).argmax(1).numpy()
     assert out.shape == (32, graph.tensors[graph.outputs[0]].shape[-1])
     assert (out.argmax(1) == ref).mean() >= 0.9
+
+
+def test_a_graph_left_in_float_fails_loudly() -> None:
+    import litert_torch
+
+    from plugins.hw.tflm_runtime import NotInt8Error, check_all_int8
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4)).eval()
+    float_tflite = bytes(litert_torch.convert(model, (torch.zeros(1, 16),)).model_content())
+    with pytest.raises(NotInt8Error, match="not all int8"):
+        check_all_int8(float_tflite)

@@ -75,7 +75,28 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
                     prepared(layout(x[None]))
         quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
         edge = litert_torch.convert(quantized, example, quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
-    return strip_names(bytes(edge.model_content()))
+    data = strip_names(bytes(edge.model_content()))
+    check_all_int8(data)
+    return data
+
+
+class NotInt8Error(RuntimeError):
+    """The converter left part of the graph in float (e.g. a residual ADD it could not quantize)."""
+
+
+def check_all_int8(data: bytes) -> None:
+    """Raise :class:`NotInt8Error` unless every activation is int8 and no (de)quantize op is inside the graph."""
+    from plugins.hw.tflite_graph import TfliteGraph
+
+    graph = TfliteGraph.from_bytes(data)
+    floats = graph.float_tensors()
+    stubs = [op for op in graph.op_names() if op in ("DEQUANTIZE", "QUANTIZE")]
+    if floats or stubs:
+        raise NotInt8Error(
+            f"the converted graph is not all int8: {len(floats)} float activation tensor(s), ops {stubs or 'none'} "
+            f"(ops: {', '.join(graph.op_names())}). A residual ADD without a following ReLU is a known cause; "
+            "put a ReLU after the add, or keep such blocks out of the search space"
+        )
 
 
 def strip_names(data: bytes) -> bytes:
