@@ -455,6 +455,8 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         if not aggs and not sec.get("skipped") and not sec.get("failed"):
             continue
         lines += [f"## {title}", ""]
+        if sec.get("note"):
+            lines += [f"**Note:** {sec['note']}", ""]
         lines += [
             f"q=1; budget {settings.get('budget')} evaluations, n_init {settings.get('n_init')}, seeds "
             f"{settings.get('seeds')}"

@@ -21,12 +21,20 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "quickstart.json"
 
 
-def run_once(seed: int) -> dict:
-    """Run the quickstart with ``seed`` in a temporary run dir; returns its timings and results."""
+def run_once(seed: int, overrides: list[str] | None = None) -> dict:
+    """Run the quickstart with ``seed`` and Hydra ``overrides`` in a temporary run dir; returns timings, results."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "core.run", f"seed={seed}", f"hydra.run.dir={tmp}/run", "search.progress=false"],
+            [
+                sys.executable,
+                "-m",
+                "core.run",
+                f"seed={seed}",
+                f"hydra.run.dir={tmp}/run",
+                "search.progress=false",
+                *(overrides or []),
+            ],
             cwd=REPO,
             env={**os.environ, "WANDB_MODE": "disabled"},
             capture_output=True,
@@ -52,12 +60,15 @@ def main() -> None:
     """Run every seed, write the JSON and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides, e.g. optimizer=mobo_ars_known")
+    parser.add_argument("--name", default="quickstart", help="results file: benchmarks/results/<name>.json")
     args = parser.parse_args()
-    runs = [run_once(s) for s in args.seeds]
-    result = {"benchmark": "quickstart", "command": "python -m core.run seed=<seed>", "machine": machine_info(),
-              "runs": runs}  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    runs = [run_once(s, args.overrides) for s in args.seeds]
+    command = " ".join(["python -m core.run seed=<seed>", *args.overrides])
+    result = {"benchmark": "quickstart", "command": command, "machine": machine_info(), "runs": runs}
+    out = OUT.with_name(f"{args.name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print("| seed | process wall [s] | search wall [s] | trials | failed | hypervolume | Pareto size |")
     print("|---|---|---|---|---|---|---|")
     for r in runs:

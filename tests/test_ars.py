@@ -85,5 +85,12 @@ def test_mobo_ars_rejects_bad_settings() -> None:
         MoboArs(agent="ars")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reward"):
         MoboArs(ARS(), reward="ucb")
+
+
+def test_auto_reward_is_nehvi_up_to_three_objectives() -> None:
+    for m, expected in ((2, "nehvi"), (3, "nehvi"), (4, "ei")):
+        opt = MoboArs(ARS(), reward="auto")
+        opt.setup(Problem(dim=2, objective_names=tuple(f"f{i}" for i in range(m)), ref_point=(1.0,) * m, seed=0))
+        assert opt.resolved_reward == expected
     with pytest.raises(ValueError, match="global_agents"):
         MoboArs(ARS(), global_agents=-1)

@@ -342,5 +342,5 @@ def test_every_optimizer_config_builds(name: str) -> None:
     opt = instantiate(cfg.optimizer, "optimizer")
     assert isinstance(opt, Optimizer)
     if name.startswith("mobo_ars"):
-        assert type(opt.agent).__name__ == "ARS" and opt.reward == ("ei" if name.endswith("paper") else "nehvi")
+        assert type(opt.agent).__name__ == "ARS" and opt.reward == ("ei" if name.endswith("paper") else "auto")
         assert opt.known_costs == name.endswith("known")
