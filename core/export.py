@@ -138,8 +138,10 @@ def pareto_ids(run_dir: Path) -> list[int]:
         return [int(row["trial_id"]) for row in csv.DictReader(f)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.export", description=__doc__.splitlines()[0])
+def run_and_trials(prog: str, description: str, argv: list[str] | None) -> tuple[Path, list[int]] | None:
+    """Parse ``RUN_DIR [--trials ...]`` for ``core.export``/``core.measure``; None (after a one-line error on
+    stderr) when RUN_DIR is not the directory of a finished search."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("run_dir", type=Path)
     p.add_argument("--trials", nargs="+", type=int, help="trial ids (default: the Pareto front)")
     args = p.parse_args(argv)
@@ -149,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             f"tinymoo: error: {run_dir} holds no models/ directory; pass a run directory of a finished search",
             file=sys.stderr,
         )
+        return None
+    return run_dir, list(args.trials or pareto_ids(run_dir))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parsed = run_and_trials("python -m core.export", __doc__.splitlines()[0], argv)
+    if parsed is None:
         return 2
-    ids = args.trials or pareto_ids(run_dir)
+    run_dir, ids = parsed
     records = []
     for trial_id in ids:
         record = export_trial(run_dir, trial_id)

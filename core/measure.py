@@ -7,7 +7,6 @@ the trial was not exported, converts its ``float_model.pt`` first (the ``tflm`` 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -52,20 +51,13 @@ def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.export import pareto_ids
+    from core.export import run_and_trials
 
-    p = argparse.ArgumentParser(prog="python -m core.measure", description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--trials", nargs="+", type=int, help="trial ids (default: the Pareto front)")
-    args = p.parse_args(argv)
-    run_dir: Path = args.run_dir
-    if not (run_dir / "models").is_dir():
-        print(
-            f"tinymoo: error: {run_dir} holds no models/ directory; pass a run directory of a finished search",
-            file=sys.stderr,
-        )
+    parsed = run_and_trials("python -m core.measure", __doc__.splitlines()[0], argv)
+    if parsed is None:
         return 2
-    records = [measure_trial(run_dir, t) for t in (args.trials or pareto_ids(run_dir))]
+    run_dir, ids = parsed
+    records = [measure_trial(run_dir, t) for t in ids]
     print("| trial | source | .tflite [B] | estimated flash [B] | arena head / tail / total [B] | estimated SRAM [B] |")
     print("|---|---|---:|---:|---:|---:|")
     for r in records:
