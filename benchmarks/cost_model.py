@@ -24,9 +24,9 @@ import torch
 
 from benchmarks.machine import machine_info
 from core.datamodule import ArrayDataModule
+from core.tflm_runtime import arena_use, convert_int8
 from plugins.compressors.quant_int8 import Int8PostTrainingQuantization
 from plugins.hw.tflm import TflmTarget
-from plugins.hw.tflm_runtime import arena_use, convert_int8
 from tests.tflm_zoo import ZOO
 
 OUT = Path(__file__).resolve().parent / "results" / "cost_model.json"

@@ -51,8 +51,8 @@ def c_array(data: bytes, name: str = "g_model") -> tuple[str, str]:
 
 def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     """Convert, measure and write one trial's deployment files; returns its ``export.json`` record."""
-    from plugins.hw.tflite_graph import TfliteGraph
-    from plugins.hw.tflm_runtime import arena_use, convert_int8, invoke
+    from core.tflite_graph import TfliteGraph
+    from core.tflm_runtime import arena_use, convert_int8, invoke
 
     out = run_dir / "models" / str(trial_id)
     manifest = json.loads((out / "manifest.json").read_text())

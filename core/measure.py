@@ -17,7 +17,7 @@ import torch
 
 def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     """The real size and arena of one trial's model, and the search's estimate of them."""
-    from plugins.hw.tflm_runtime import arena_use, convert_int8
+    from core.tflm_runtime import arena_use, convert_int8
 
     out = run_dir / "models" / str(trial_id)
     manifest = json.loads((out / "manifest.json").read_text())

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from core.datamodule import ArrayDataModule
+from core.tflm_planner import Buffer, plan
 from plugins.compressors.quant_int8 import Int8PostTrainingQuantization
 from plugins.hw.tflite_lowering import LoweringError, lower
 from plugins.hw.tflm import (
@@ -16,7 +17,6 @@ from plugins.hw.tflm import (
     TflmTarget,
     persistent_bytes,
 )
-from plugins.hw.tflm_planner import Buffer, plan
 
 
 def _board(**kw) -> TflmTarget:

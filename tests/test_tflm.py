@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from benchmarks.cost_model import host_board
-from plugins.hw.tflite_graph import TfliteGraph
+from core.tflite_graph import TfliteGraph
+from core.tflm_planner import plan
+from core.tflm_runtime import arena_use, as_2d, convert_int8, invoke
 from plugins.hw.tflite_lowering import lower
-from plugins.hw.tflm_planner import plan
-from plugins.hw.tflm_runtime import arena_use, as_2d, convert_int8, invoke
 from tests.tflm_zoo import ZOO
 
 
@@ -78,7 +78,7 @@ def test_tflm_runs_the_exported_model_like_pytorch(converted) -> None:
 def test_a_graph_left_in_float_fails_loudly() -> None:
     import litert_torch
 
-    from plugins.hw.tflm_runtime import NotInt8Error, check_all_int8
+    from core.tflm_runtime import NotInt8Error, check_all_int8
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4)).eval()
     float_tflite = bytes(litert_torch.convert(model, (torch.zeros(1, 16),)).model_content())

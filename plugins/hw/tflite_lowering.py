@@ -14,7 +14,7 @@ lowered the way litert-torch's converter lowers it (checked against real convers
 * BatchNorm, ReLU, dropout, identity, (de)quantize stubs are folded into their producer.
 
 Every op's output is an int8 tensor; constants (weights, int32 biases, per-channel quantization parameters) go
-to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`plugins.hw.tflm_planner.plan` gives the
+to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`core.tflm_planner.plan` gives the
 arena head.
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from plugins.hw.tflm_planner import Buffer
+from core.tflm_planner import Buffer
 
 _FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity", "DeQuantStub", "QuantStub"}
 _FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}

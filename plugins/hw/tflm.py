@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from core.interfaces.hardware import Cost, HardwareTarget
+from core.tflm_planner import Buffer, plan
 from plugins.hw.tflite_lowering import LoweredGraph, lower
-from plugins.hw.tflm_planner import Buffer, plan
 
 # -- persistent arena ("tail") -----------------------------------------------------------------------------------------
 # Struct sizes are exact for TFLM's 64-bit host build (its allocation report lists them); ``pointer_bytes: 4``
@@ -142,7 +142,7 @@ class TflmTarget(HardwareTarget):
         if measure not in MEASURE_MODES:
             raise ValueError(f"measure must be one of {', '.join(MEASURE_MODES)}, got {measure!r}")
         if measure == "tflm":
-            from plugins.hw.tflm_runtime import require_tflm
+            from core.tflm_runtime import require_tflm
 
             require_tflm()
         if pointer_bytes not in (4, 8):
@@ -163,7 +163,7 @@ class TflmTarget(HardwareTarget):
         details = {**flash_parts, "arena_head_bytes": head, "arena_tail_bytes": tail, "ops": len(g.ops)}
         flash, ram = sum(flash_parts.values()), head + tail
         if self.measure == "tflm":
-            from plugins.hw.tflm_runtime import arena_use, convert_int8
+            from core.tflm_runtime import arena_use, convert_int8
 
             # sizes do not depend on the calibration data, only on the architecture
             data = convert_int8(

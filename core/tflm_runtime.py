@@ -86,7 +86,7 @@ class NotInt8Error(RuntimeError):
 
 def check_all_int8(data: bytes) -> None:
     """Raise :class:`NotInt8Error` unless every activation is int8 and no (de)quantize op is inside the graph."""
-    from plugins.hw.tflite_graph import TfliteGraph
+    from core.tflite_graph import TfliteGraph
 
     graph = TfliteGraph.from_bytes(data)
     floats = graph.float_tensors()
