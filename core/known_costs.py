@@ -45,12 +45,6 @@ def cost_objectives(cost: Cost) -> dict[str, float]:
     }
 
 
-def excess(cost: Cost, hw: HardwareTarget) -> float:
-    """Relative overshoot of the board's flash and SRAM budgets (``max(flash/budget, ram/budget) - 1``, >= 0)."""
-    over = max(cost.flash_bytes / hw.flash_budget, cost.ram_bytes / hw.sram_budget) - 1.0
-    return max(over, 0.0)
-
-
 def architecture_cost(
     model: nn.Module, compressors: Sequence[Compressor], hw: HardwareTarget, input_shape: tuple[int, ...]
 ) -> Cost:
@@ -134,7 +128,7 @@ class KnownCosts:
             for part in parents:
                 node = node[part]
             node[leaf] = value
-        input_shape, num_classes = self._once("dataset", cfg["dataset"], _dataset_facts)
+        input_shape, num_classes = self._once("dataset", cfg["dataset"], lambda: _dataset_facts(cfg["dataset"]))
         template = self._once(
             "model", [cfg["model"], input_shape], lambda: _build(cfg["model"], input_shape, num_classes)
         )
@@ -153,14 +147,14 @@ class KnownCosts:
         if key not in self._by_shapes:
             model = model if model is not None else _restructured(template, compressors, example)
             cost = hw.cost(model, input_shape)
-            self._by_shapes[key] = (cost, excess(cost, hw))
+            self._by_shapes[key] = (cost, hw.overshoot(cost))
         return self._by_shapes[key]
 
     def _once(self, kind: str, node: Any, build: Any) -> Any:
         """``build()`` once per distinct config ``node`` of section ``kind``."""
         key = kind + json.dumps(node, sort_keys=True, default=str)
         if key not in self._built:
-            self._built[key] = build() if kind != "dataset" else build(node)
+            self._built[key] = build()
         return self._built[key]
 
     def _compressor(self, name: str, node: dict[str, Any]) -> Compressor:

@@ -154,17 +154,18 @@ class ModelBasedOptimizer(Optimizer):
         m = y.shape[-1]
         known = self.known
         if known is None:
-            return Surrogate(fit_gp(x, y), y, self.ref_point_max(), list(range(m)), 0)
+            return Surrogate(fit_gp(x, y), x, y, self.ref_point_max(), list(range(m)), 0)
         kcols = list(known.columns)
         ucols = [i for i in range(m) if i not in kcols]
         order = ucols + kcols
         skipped = np.all(~np.isfinite(self._y[:, ucols]), axis=1) & np.all(np.isfinite(self._y[:, kcols]), axis=1)
         rows = torch.as_tensor(np.flatnonzero(~skipped))
         exact = -torch.as_tensor(known(self._x), dtype=DTYPE)
-        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols])] if ucols and len(rows) >= 2 else []
+        # ask() proposes only after 2 fully measured observations, so the GPs always have data
+        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols])] if ucols else []
         models.append(GenericDeterministicModel(_torch_function(known, self.problem.dim), num_outputs=len(kcols)))
         y_ordered = torch.cat([y[:, ucols], exact], dim=-1)
-        return Surrogate(ModelList(*models), y_ordered, self.ref_point_max()[order], order, len(kcols))
+        return Surrogate(ModelList(*models), x, y_ordered, self.ref_point_max()[order], order, len(kcols))
 
     def observed_front(self) -> np.ndarray:
         """Indices of non-dominated feasible observations (minimization)."""
@@ -205,14 +206,18 @@ class Surrogate:
     Attributes:
         model: a ``ModelListGP`` (one GP per objective) or, with known costs, a ``ModelList`` of GPs for the
             unknown objectives followed by a ``GenericDeterministicModel`` of the known ones.
+        x: the observed points (unit cube, double), ``n x d``.
         y: observed objectives in the model's output order (negated), ``n x m``.
         ref_point: the reference point in the model's output order (negated).
         order: ``order[j]`` is the problem's objective index of the model's output ``j``.
         n_known: how many of the last outputs are deterministic.
     """
 
-    def __init__(self, model: Model, y: torch.Tensor, ref_point: torch.Tensor, order: list[int], n_known: int) -> None:
-        self.model, self.y, self.ref_point, self.order, self.n_known = model, y, ref_point, order, n_known
+    def __init__(
+        self, model: Model, x: torch.Tensor, y: torch.Tensor, ref_point: torch.Tensor, order: list[int], n_known: int
+    ) -> None:
+        self.model, self.x, self.y = model, x, y
+        self.ref_point, self.order, self.n_known = ref_point, order, n_known
 
     def sampler(self, samples: int) -> MCSampler:
         """A quasi-MC sampler for the model's posterior (a list sampler when part of it is deterministic)."""

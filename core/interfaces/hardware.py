@@ -70,6 +70,11 @@ class HardwareTarget(ABC):
             out.append(f"SRAM {cost.ram_bytes} B > budget {self.sram_budget} B")
         return out
 
+    def overshoot(self, cost: Cost) -> float:
+        """How far a cost is over the board's budgets: ``max(flash/budget, SRAM/budget) - 1``, 0 when it fits
+        (exactly when :meth:`violations` is empty)."""
+        return max(cost.flash_bytes / self.flash_budget, cost.ram_bytes / self.sram_budget, 1.0) - 1.0
+
     def reference(self) -> dict[str, float]:
         """Reference point per objective name: the worst value still worth anything on this board."""
         return {

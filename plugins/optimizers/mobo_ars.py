@@ -140,9 +140,8 @@ class MoboArs(ModelBasedOptimizer):
         self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        x, _ = self.training_data()
         sur = self.surrogate()
-        shared = self._nehvi(sur, x) if self.resolved_reward == "nehvi" else None
+        shared = self._nehvi(sur) if self.resolved_reward == "nehvi" else None
         features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
@@ -194,11 +193,11 @@ class MoboArs(ModelBasedOptimizer):
             objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
         )
 
-    def _nehvi(self, sur: Surrogate, x: torch.Tensor) -> AcquisitionFunction:
+    def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
             model=sur.model,
             ref_point=sur.ref_point,
-            X_baseline=x,
+            X_baseline=sur.x,
             prune_baseline=True,
             sampler=sur.sampler(self.mc_samples),
         )
