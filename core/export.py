@@ -62,7 +62,10 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
     n_calib = int(OmegaConf.select(cfg, "compressor.quant.calibration_batches") or 8)
-    calibration = [x for x, _ in itertools.islice(dm.train_dataloader(), n_calib)]
+    get = getattr(dm, "calibration_batches", None)  # unshuffled, un-augmented training batches when offered
+    calibration = (
+        list(get(n_calib)) if callable(get) else [x for x, _ in itertools.islice(dm.train_dataloader(), n_calib)]
+    )
     data = convert_int8(model, shape, calibration)
     graph = TfliteGraph.from_bytes(data)
     arena = arena_use(data)

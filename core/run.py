@@ -11,7 +11,7 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from core.errors import ConfigError, TinymooError
 from core.plugins import register_search_path_plugin
@@ -31,6 +31,8 @@ def main(cfg: DictConfig) -> float:
     from core.search import Search
 
     hc = HydraConfig.get()
+    for note in pin_overridden_params(cfg, list(hc.overrides.task)):
+        print(f"tinymoo: {note}", file=sys.stderr)
     try:
         outcome = Search(cfg, hc.runtime.output_dir).run()
     except TinymooError as exc:
@@ -39,6 +41,23 @@ def main(cfg: DictConfig) -> float:
         print(f"tinymoo: error: {exc}", file=sys.stderr)
         sys.exit(2)
     return float(outcome.summary["hypervolume"])
+
+
+def pin_overridden_params(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """Drop every search-space parameter whose config key the command line sets: the user's value wins.
+
+    ``experiment=paper_cifar10_resnet18 trainer.max_epochs=1`` then trains every candidate for one epoch instead of
+    searching the epochs. Returns one note per pinned parameter.
+    """
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+    params = cfg.get("search_space", {}).get("params") or {}
+    pinned = [(name, spec) for name, spec in params.items() if isinstance(spec, DictConfig) and spec.get("path") in keys]
+    notes = []
+    with open_dict(cfg):
+        for name, spec in pinned:
+            del cfg.search_space.params[name]
+            notes.append(f"search_space.params.{name} is not searched: the command line sets {spec.path}")
+    return notes
 
 
 def check_group_choices(argv: list[str]) -> ConfigError | None:

@@ -1,17 +1,19 @@
-"""Structured (channel) pruning surgery: find which output channels can be removed and physically remove them.
+"""Structured (channel) pruning surgery: find which channels can be removed together and physically remove them.
 
-The analysis traces the model with torch.fx and, for every Conv/Linear *producer*, follows its output through
-channel-preserving ops (BatchNorm, activations, pooling, dropout, flatten) to the *consumers* whose input
-channels must shrink with it. A producer is prunable only if every path ends in a supported consumer (a
-groups=1 Conv or a Linear); outputs that reach the graph output, an add/concat or any unknown op are left
-intact. Removal edits the existing modules' parameters in place, so the model keeps its structure and the
-cost model sees the smaller network.
+The analysis traces the model with torch.fx and groups channels that must shrink together (dependency groups):
+a conv's output channels, the BatchNorm and depthwise conv that follow it, the layers that read them, and,
+across a residual add or a squeeze-excite multiply, every other layer whose channels meet there. A group is
+prunable only if it never reaches the graph output, a concat, a reshape or an unknown op. Removal edits the
+existing modules' parameters in place, so the model keeps its structure and the cost model sees the smaller
+network.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -34,33 +36,105 @@ _POOL_MODULES = (
 _ELEMENTWISE_FUNCTIONS = {
     torch.relu, torch.nn.functional.relu, torch.nn.functional.relu6, torch.nn.functional.hardswish,
     torch.nn.functional.silu, torch.nn.functional.gelu, torch.nn.functional.dropout, torch.sigmoid, torch.tanh,
+    torch.nn.functional.hardsigmoid, torch.nn.functional.hardtanh, torch.nn.functional.leaky_relu,
 }  # fmt: skip
 _POOL_FUNCTIONS = {
     torch.nn.functional.max_pool1d, torch.nn.functional.max_pool2d, torch.nn.functional.avg_pool1d,
     torch.nn.functional.avg_pool2d, torch.nn.functional.adaptive_avg_pool1d, torch.nn.functional.adaptive_avg_pool2d,
 }  # fmt: skip
 _PASS_METHODS = {"relu", "sigmoid", "tanh", "contiguous"}
+_BINARY_FUNCTIONS = {
+    operator.add,
+    operator.mul,
+    operator.sub,
+    operator.truediv,
+    torch.add,
+    torch.mul,
+    torch.sub,
+    torch.div,
+}
 
 
 @dataclass
 class PruneGroup:
-    """A producer layer and the layers its output channels feed.
+    """A set of coupled channels: every layer whose channel count must change together.
 
     Attributes:
-        producer: qualified name of the Conv/Linear whose output channels are removed.
-        channel_modules: BatchNorms sliced along their channels.
+        producers: qualified names of the Conv/Linear layers whose output channels are removed. More than one when
+            their outputs meet in an add or multiply (a residual stream, a squeeze-excite gate).
+        channels: the current number of channels.
+        channel_modules: layers sliced along their channels: BatchNorms and depthwise convs (whose input and
+            output channels are the same channels).
         consumers: ``(name, factor)`` of Conv/Linear layers whose input shrinks; ``factor`` is how many input
             features each channel spans (``H*W`` after a flatten, else 1).
     """
 
-    producer: str
+    producers: list[str]
     channels: int
     channel_modules: list[str] = field(default_factory=list)
     consumers: list[tuple[str, int]] = field(default_factory=list)
 
+    @property
+    def producer(self) -> str:
+        """The first producer (the group's name in logs and tests)."""
+        return self.producers[0]
+
+
+@dataclass
+class _Space:
+    """The channel dimension shared by some tensors, while the graph is analysed (merged with union-find)."""
+
+    producers: list[str] = field(default_factory=list)
+    channel_modules: list[str] = field(default_factory=list)
+    consumers: list[tuple[str, int]] = field(default_factory=list)
+    blocked: bool = False
+    channels: set[int] = field(default_factory=set)
+
+
+class _Spaces:
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.data: list[_Space] = []
+
+    def new(self, blocked: bool = False) -> int:
+        self.parent.append(len(self.parent))
+        self.data.append(_Space(blocked=blocked))
+        return len(self.parent) - 1
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def get(self, i: int) -> _Space:
+        return self.data[self.find(i)]
+
+    def union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        lo, hi = min(ra, rb), max(ra, rb)  # keep the earlier space as root: groups come out in graph order
+        sa, sb = self.data[lo], self.data[hi]
+        sa.producers += sb.producers
+        sa.channel_modules += sb.channel_modules
+        sa.consumers += sb.consumers
+        sa.blocked = sa.blocked or sb.blocked
+        sa.channels |= sb.channels
+        self.parent[hi] = lo
+        return lo
+
 
 def find_prune_groups(model: nn.Module, example_input: torch.Tensor) -> list[PruneGroup]:
-    """Every producer whose output channels can be removed consistently, in graph order."""
+    """Every set of coupled channels that can be removed consistently, in graph order.
+
+    Each tensor's channel dimension (dim 1) belongs to a *space*. A groups=1 Conv, or a Linear on ``N x F``
+    inputs, starts a new space (it is the space's producer) and consumes its input's space. Ops that keep the
+    channel order (BatchNorm, activations, pooling, dropout, spatial means, flatten, ops with a scalar) keep
+    the space; a depthwise conv keeps it too, its weights sliced like a BatchNorm's; an add or multiply of two
+    tensors merges their spaces. A space is prunable when it has a producer and is never seen by anything else:
+    the graph input or output, a concat, a reshape, a grouped conv, an unknown op, or a module called twice.
+    """
     gm = fx.symbolic_trace(model)
     ShapeProp(gm).propagate(example_input)
     modules = dict(gm.named_modules())
@@ -68,24 +142,155 @@ def find_prune_groups(model: nn.Module, example_input: torch.Tensor) -> list[Pru
     for node in gm.graph.nodes:
         if node.op == "call_module":
             calls[str(node.target)] = calls.get(str(node.target), 0) + 1
-    groups = []
+    spaces = _Spaces()
+    space_of: dict[fx.Node, tuple[int, int]] = {}  # node -> (space, features per channel)
+
+    def block_inputs(node: fx.Node) -> None:
+        for a in node.all_input_nodes:
+            if a in space_of:
+                spaces.get(space_of[a][0]).blocked = True
+
     for node in gm.graph.nodes:
-        if node.op != "call_module" or not isinstance(modules[node.target], (*_CONV, nn.Linear)):
+        if node.op == "placeholder":
+            space_of[node] = (spaces.new(blocked=True), 1)
             continue
-        m = modules[node.target]
-        if isinstance(m, _CONV) and m.groups != 1:
+        if node.op == "get_attr":
             continue
-        if isinstance(m, nn.Linear) and _rank(node) != 2:  # only N x C outputs have a channel dim to prune
+        if node.op == "output":
+            block_inputs(node)
             continue
-        channels = m.out_channels if isinstance(m, _CONV) else m.out_features
-        group = PruneGroup(str(node.target), channels)
-        if not _follow(node, modules, group, flattened=1, seen=set()):
+        rank = _rank(node)
+        if rank == 0:  # not a tensor (x.size(), x.dim(), ...): uses no channels
+            if not (node.op == "call_method" and node.target in ("size", "dim")) and node.target is not getattr:
+                block_inputs(node)
             continue
-        members = [group.producer, *group.channel_modules, *(name for name, _ in group.consumers)]
+        src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+        inp = space_of.get(src) if src is not None else None
+        out = _propagate(node, modules, spaces, space_of, inp, rank)
+        if out is None:
+            block_inputs(node)
+            space_of[node] = (spaces.new(blocked=True), 1)
+        else:
+            space_of[node] = out
+            space = spaces.get(out[0])
+            if rank >= 2 and out[1] == 1:  # after a flatten, dim 1 holds channels x pixels
+                space.channels.add(int(node.meta["tensor_meta"].shape[1]))
+
+    groups = []
+    for i in range(len(spaces.parent)):
+        if spaces.find(i) != i:
+            continue
+        sp = spaces.data[i]
+        if sp.blocked or not sp.producers or len(sp.channels) != 1:
+            continue
+        if any(f != 1 and not isinstance(modules[name], nn.Linear) for name, f in sp.consumers):
+            continue
+        members = [*sp.producers, *sp.channel_modules, *(name for name, _ in sp.consumers)]
         if any(calls.get(name, 0) != 1 for name in members):  # shared modules would be sliced twice
             continue
-        groups.append(group)
+        groups.append(
+            PruneGroup(list(sp.producers), next(iter(sp.channels)), list(sp.channel_modules), list(sp.consumers))
+        )
     return groups
+
+
+def _propagate(
+    node: fx.Node,
+    modules: dict[str, nn.Module],
+    spaces: _Spaces,
+    space_of: dict[fx.Node, tuple[int, int]],
+    inp: tuple[int, int] | None,
+    rank: int,
+) -> tuple[int, int] | None:
+    """The (space, factor) of ``node``'s output, recording producers/consumers; None if the op is not understood."""
+    if inp is None:
+        return None
+    space, factor = inp
+    if node.op == "call_module":
+        target = str(node.target)
+        m = modules[target]
+        if isinstance(m, _CONV):
+            if factor != 1:
+                return None
+            if m.groups == 1:
+                spaces.get(space).consumers.append((target, 1))
+                new = spaces.new()
+                spaces.get(new).producers.append(target)
+                return (new, 1)
+            if m.groups == m.in_channels == m.out_channels:  # depthwise: channel i in -> channel i out
+                spaces.get(space).channel_modules.append(target)
+                return (space, 1)
+            return None
+        if isinstance(m, nn.Linear):
+            src_rank = _rank(node.args[0]) if isinstance(node.args[0], fx.Node) else 0
+            if src_rank != 2 or rank != 2:  # only N x C -> N x F linears have a channel dim on both sides
+                return None
+            spaces.get(space).consumers.append((target, factor))
+            new = spaces.new()
+            spaces.get(new).producers.append(target)
+            return (new, 1)
+        if isinstance(m, _BN) and factor == 1:
+            spaces.get(space).channel_modules.append(target)
+            return inp
+        if isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) == (1, -1) and factor == 1:
+            return (space, _spatial(node.args[0]))  # type: ignore[arg-type]
+        if isinstance(m, _ELEMENTWISE_MODULES) or (isinstance(m, _POOL_MODULES) and rank >= 3):
+            return inp
+        return None
+    if node.op == "call_function":
+        first = bool(node.args) and node.args[0] is not None
+        if not first:
+            return None
+        if node.target in _ELEMENTWISE_FUNCTIONS or (node.target in _POOL_FUNCTIONS and rank >= 3):
+            return inp
+        if node.target is torch.flatten and _flattens_channels(node) and factor == 1:
+            return (space, _spatial(node.args[0]))  # type: ignore[arg-type]
+        if node.target in (torch.mean, torch.sum, torch.amax) and factor == 1 and _reduces_spatial_only(node):
+            return inp
+        if node.target in _BINARY_FUNCTIONS:
+            return _binary(node, spaces, space_of, inp, rank)
+        return None
+    if node.op == "call_method":
+        if node.target in _PASS_METHODS:
+            return inp
+        if node.target in ("mean", "sum", "amax") and factor == 1 and _reduces_spatial_only(node):
+            return inp
+        if node.target in ("add", "mul", "sub", "div"):
+            return _binary(node, spaces, space_of, inp, rank)
+    return None
+
+
+def _binary(
+    node: fx.Node, spaces: _Spaces, space_of: dict[fx.Node, tuple[int, int]], inp: tuple[int, int], rank: int
+) -> tuple[int, int] | None:
+    """add/sub/mul/div: with a number the space is kept; two tensors with the same channels share one space."""
+    other = node.args[1] if len(node.args) > 1 else None
+    if isinstance(other, int | float):
+        return inp
+    if not isinstance(other, fx.Node) or other not in space_of:
+        return None
+    shape, other_shape = node.meta["tensor_meta"].shape, _shape_of(other)
+    if rank < 2 or other_shape is None or len(other_shape) != rank or other_shape[1] != shape[1]:
+        return None  # broadcasting over channels, or another rank: the channels are not aligned
+    if space_of[other][1] != inp[1]:
+        return None
+    return (spaces.union(inp[0], space_of[other][0]), inp[1])
+
+
+def _shape_of(node: fx.Node) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+def _reduces_spatial_only(node: fx.Node) -> bool:
+    """``x.mean(dims)`` over dims after the channel dim (negative or positive), keeping batch and channels."""
+    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+    if dims is None:
+        return False
+    rank = _rank(node.args[0]) if isinstance(node.args[0], fx.Node) else 0
+    dims = [dims] if isinstance(dims, int) else list(dims)  # type: ignore[arg-type]
+    norm = [d + rank if d < 0 else d for d in dims]
+    return rank >= 3 and all(isinstance(d, int) and d >= 2 for d in norm)
 
 
 _GROUP_CACHE: OrderedDict[tuple, list[PruneGroup]] = OrderedDict()
@@ -113,58 +318,6 @@ def find_prune_groups_cached(model: nn.Module, example_input: torch.Tensor) -> l
     return copy.deepcopy(_GROUP_CACHE[key])
 
 
-def _follow(node: fx.Node, modules: dict[str, nn.Module], group: PruneGroup, flattened: int, seen: set) -> bool:
-    """Walk users of ``node``; True if all paths end in supported consumers."""
-    if not node.users:
-        return False
-    for user in node.users:
-        if user in seen:
-            continue
-        seen.add(user)
-        if user.op == "call_module":
-            target = str(user.target)
-            m = modules[target]
-            if isinstance(m, _CONV) and m.groups == 1 and flattened == 1:
-                group.consumers.append((target, 1))
-                continue
-            if isinstance(m, nn.Linear) and _rank(node) == 2:
-                group.consumers.append((target, flattened))
-                continue
-            if isinstance(m, _BN) and flattened == 1:
-                group.channel_modules.append(target)
-                if not _follow(user, modules, group, flattened, seen):
-                    return False
-                continue
-            if isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) == (1, -1) and flattened == 1:
-                if not _follow(user, modules, group, _spatial(node), seen):
-                    return False
-                continue
-            if isinstance(m, _ELEMENTWISE_MODULES) or (isinstance(m, _POOL_MODULES) and _rank(node) >= 3):
-                if not _follow(user, modules, group, flattened, seen):
-                    return False
-                continue
-            return False
-        first = user.args[0] is node if user.args else False
-        if (
-            user.op == "call_function"
-            and first
-            and (user.target in _ELEMENTWISE_FUNCTIONS or (user.target in _POOL_FUNCTIONS and _rank(node) >= 3))
-        ):
-            if not _follow(user, modules, group, flattened, seen):
-                return False
-            continue
-        if user.op == "call_function" and first and user.target is torch.flatten and _flattens_channels(user):
-            if flattened != 1 or not _follow(user, modules, group, _spatial(node), seen):
-                return False
-            continue
-        if user.op == "call_method" and user.target in _PASS_METHODS:
-            if not _follow(user, modules, group, flattened, seen):
-                return False
-            continue
-        return False
-    return True
-
-
 def _rank(node: fx.Node) -> int:
     """Number of dims of a node's output (0 when unknown)."""
     meta = node.meta.get("tensor_meta")
@@ -188,36 +341,47 @@ def _spatial(node: fx.Node) -> int:
 
 
 def channel_importance(model: nn.Module, group: PruneGroup, norm: str = "l1") -> torch.Tensor:
-    """Per-output-channel importance of the producer: L1 or L2 norm of its weights (shape ``channels``)."""
-    w = cast(torch.Tensor, model.get_submodule(group.producer).weight).detach()
-    flat = w.reshape(w.shape[0], -1)
-    if norm == "l1":
-        return flat.abs().sum(1)
-    if norm == "l2":
-        return flat.pow(2).sum(1).sqrt()
-    raise ValueError(f"unknown importance norm {norm!r}; valid choices: l1, l2")
+    """Per-channel importance of a group: the L1 or L2 norm of its producers' weights for that channel, together.
+
+    Returns a tensor of shape ``channels``.
+    """
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"unknown importance norm {norm!r}; valid choices: l1, l2")
+    total = torch.zeros(group.channels)
+    for name in group.producers:
+        w = cast(torch.Tensor, model.get_submodule(name).weight).detach().cpu()
+        flat = w.reshape(w.shape[0], -1)
+        total += flat.abs().sum(1) if norm == "l1" else flat.pow(2).sum(1)
+    return total if norm == "l1" else total.sqrt()
 
 
 def remove_channels(model: nn.Module, group: PruneGroup, keep: torch.Tensor) -> None:
-    """Keep only output channels ``keep`` (sorted indices) of the group's producer, fixing its users in place."""
+    """Keep only channels ``keep`` (indices) of a group, slicing its producers, channel modules and consumers."""
     keep = torch.as_tensor(keep, dtype=torch.long).sort().values
     if keep.numel() == 0:
         raise ValueError(f"cannot remove every channel of {group.producer}")
-    prod = model.get_submodule(group.producer)
-    _slice_param(prod, "weight", keep, 0)
-    _slice_param(prod, "bias", keep, 0)
-    setattr(prod, "out_channels" if isinstance(prod, _CONV) else "out_features", keep.numel())
+    n = keep.numel()
+    for name in group.producers:
+        prod = model.get_submodule(name)
+        _slice_param(prod, "weight", keep, 0)
+        _slice_param(prod, "bias", keep, 0)
+        setattr(prod, "out_channels" if isinstance(prod, _CONV) else "out_features", n)
     for name in group.channel_modules:
-        bn = model.get_submodule(name)
+        m = model.get_submodule(name)
+        if isinstance(m, _CONV):  # depthwise: one filter per channel
+            _slice_param(m, "weight", keep, 0)
+            _slice_param(m, "bias", keep, 0)
+            m.in_channels = m.out_channels = m.groups = n
+            continue
         for attr in ("weight", "bias", "running_mean", "running_var"):
-            _slice_param(bn, attr, keep, 0)
-        setattr(bn, "num_features", keep.numel())  # noqa: B010 - typed as Tensor | Module
+            _slice_param(m, attr, keep, 0)
+        setattr(m, "num_features", n)  # noqa: B010 - typed as Tensor | Module
     for name, factor in group.consumers:
         cons = model.get_submodule(name)
         idx = (keep[:, None] * factor + torch.arange(factor)[None, :]).reshape(-1) if factor > 1 else keep
         _slice_param(cons, "weight", idx, 1)
         setattr(cons, "in_channels" if isinstance(cons, _CONV) else "in_features", idx.numel())
-    group.channels = keep.numel()
+    group.channels = n
 
 
 def keep_count(channels: int, sparsity: float) -> int:
@@ -232,26 +396,40 @@ def prune_by_fraction(
     norm: str = "l1",
     groups: list[PruneGroup] | None = None,
 ) -> int:
-    """Remove ``sparsity`` of the output channels of every prunable layer (least important first).
+    """Remove ``sparsity`` of the channels of every prune group (least important first).
 
     Args:
         groups: the model's prune groups, if already known (default: found by tracing ``model``).
 
     Returns:
-        The number of channels removed in total. At least one channel is kept per layer.
+        The number of channels removed in total. At least one channel is kept per group.
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    return prune_to(model, example_input, lambda g: keep_count(g.channels, sparsity), norm, groups)
+
+
+def prune_to(
+    model: nn.Module,
+    example_input: torch.Tensor,
+    keep: Callable[[PruneGroup], int],
+    norm: str = "l1",
+    groups: list[PruneGroup] | None = None,
+) -> int:
+    """Shrink every prune group to ``keep(group)`` channels, removing the least important ones.
+
+    Groups already at or below their target are left alone. Returns the number of channels removed.
+    """
     removed = 0
     was_training = model.training
     model.eval()
     for group in find_prune_groups(model, example_input) if groups is None else groups:
-        n_keep = keep_count(group.channels, sparsity)
+        n_keep = max(1, int(keep(group)))
         if n_keep >= group.channels:
             continue
-        keep = channel_importance(model, group, norm).topk(n_keep).indices
+        kept = channel_importance(model, group, norm).topk(n_keep).indices
         removed += group.channels - n_keep
-        remove_channels(model, group, keep)
+        remove_channels(model, group, kept)
     model.train(was_training)
     return removed
 

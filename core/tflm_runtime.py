@@ -65,9 +65,7 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
     example = (layout(torch.zeros(1, *input_shape)),)
     with _quiet():
         exported = torch.export.export(wrapped, example).module()
-        quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
-            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
-        )
+        quantizer = _int8_quantizer_class()().set_global(pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True))
         prepared = quantize_pt2e.prepare_pt2e(exported, quantizer)
         with torch.no_grad():
             for batch in calibration:
@@ -78,6 +76,57 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
     data = strip_names(bytes(edge.model_content()))
     check_all_int8(data)
     return data
+
+
+def _int8_quantizer_class() -> type:
+    """litert-torch's PT2E quantizer, extended to quantize every op that TFLM runs in int8.
+
+    Under torch.export in this torch version litert-torch's annotators for ``add`` and ``mul`` find nothing (they
+    look for source partitions that the exported graph no longer records), and it has none for ``hardswish`` or
+    ``mean``. Such an op then stays float wherever no consumer happens to observe its output (a residual add at the
+    end of a block, a squeeze-excite gate), and the .tflite gets DEQUANTIZE/QUANTIZE pairs around a float op.
+    This annotates those ops with the same activation spec as every other op; an add followed by a ReLU/ReLU6 is
+    quantized after the activation, so the converter still fuses it.
+    """
+    from litert_torch.quantize import pt2e_quantizer, pt2e_quantizer_utils
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    aten = torch.ops.aten
+    binary = {aten.add.Tensor, aten.mul.Tensor}
+    unary = {aten.hardswish.default, aten.mean.dim, aten.mean.default}
+    fused = {aten.relu.default, aten.relu6.default, aten.hardtanh.default}
+
+    class Int8Quantizer(pt2e_quantizer.PT2EQuantizer):  # type: ignore[misc]
+        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            model = super().annotate(model)
+            config = self.global_config
+            if config is None:
+                return model
+            act_in = pt2e_quantizer_utils.get_input_act_qspec(config)
+            act_out = pt2e_quantizer_utils.get_output_act_qspec(config)
+            for node in model.graph.nodes:
+                if node.op != "call_function" or node.target not in binary | unary:
+                    continue
+                if "quantization_annotation" in node.meta:
+                    continue
+                args = node.args[:2] if node.target in binary else node.args[:1]
+                inputs = {a: act_in for a in args if isinstance(a, torch.fx.Node)}
+                users = list(node.users)
+                if len(users) == 1 and users[0].target in fused and node.target in binary:
+                    node.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map=inputs, _annotated=True
+                    )
+                    if "quantization_annotation" not in users[0].meta:
+                        users[0].meta["quantization_annotation"] = QuantizationAnnotation(
+                            output_qspec=act_out, _annotated=True
+                        )
+                    continue
+                node.meta["quantization_annotation"] = QuantizationAnnotation(
+                    input_qspec_map=inputs, output_qspec=act_out, _annotated=True
+                )
+            return model
+
+    return Int8Quantizer
 
 
 class NotInt8Error(RuntimeError):
@@ -94,9 +143,8 @@ def check_all_int8(data: bytes) -> None:
     if floats or stubs:
         raise NotInt8Error(
             f"the converted graph is not all int8: {len(floats)} float activation tensor(s), ops {stubs or 'none'} "
-            f"(ops: {', '.join(graph.op_names())}). A residual ADD without a following ReLU is a known cause; "
-            "put a ReLU after the add, or keep such blocks out of the search space"
-        )
+            f"(ops: {', '.join(graph.op_names())}). An op the int8 quantizer does not annotate is a known cause, and so "
+            "are degenerate activation ranges (an untrained model whose activations are all near zero)")
 
 
 def strip_names(data: bytes) -> bytes:

@@ -31,6 +31,7 @@ class LitClassifier(pl.LightningModule):
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.example_input_array = torch.zeros(1, *input_shape)
+        self.schedule_start_epoch = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -51,10 +52,19 @@ class LitClassifier(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        # anneal over the epochs still to run: after a mid-training pruning step (which rebuilds the optimizer)
-        # the fine-tuning phase restarts at the peak rate and still decays to zero by the end
-        epochs = max(int(self.trainer.max_epochs or 1) - int(self.trainer.current_epoch), 1)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        # cosine annealing from ``schedule_start_epoch`` to the last epoch, by absolute epoch: a compressor that
+        # replaces parameters rebuilds the optimizer mid-training (Strategy.setup_optimizers) and the rate carries
+        # on where it was; a one-shot pruner sets ``schedule_start_epoch`` to restart the cosine for fine-tuning
+        epochs = int(self.trainer.max_epochs or 1)
+        start = min(int(self.schedule_start_epoch), epochs - 1)
+        span = max(epochs - start, 1)
+        now = int(self.trainer.current_epoch)
+
+        def factor(step: int) -> float:
+            t = min(max(now + step - start, 0), span)
+            return 0.5 * (1.0 + math.cos(math.pi * t / span))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
 

@@ -73,7 +73,7 @@ def test_removing_dead_channels_is_exact() -> None:
     torch.testing.assert_close(model(x), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_residual_add_is_left_intact() -> None:
+def test_residual_add_couples_its_producers_and_prunes_them_together() -> None:
     class Residual(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -85,8 +85,37 @@ def test_residual_add_is_left_intact() -> None:
             h = torch.relu(self.a(x))
             return self.c(h + self.b(h))
 
-    groups = find_prune_groups(Residual(), torch.randn(1, 3, 8, 8))
-    assert groups == []  # a and b feed an add; c feeds the output
+    torch.manual_seed(0)
+    model = Residual().eval()
+    x = torch.randn(2, 3, 8, 8)
+    (group,) = find_prune_groups(model, x[:1])
+    assert group.producers == ["a", "b"]  # both sides of the add lose the same channels
+    assert sorted(group.consumers) == [("b", 1), ("c", 1)]
+    dead = [2, 5]
+    with torch.no_grad():  # channels that are zero on both sides of the add contribute nothing
+        for conv in (model.a, model.b):
+            conv.weight[dead] = 0
+            conv.bias[dead] = 0
+    ref = model(x)
+    remove_channels(model, group, torch.tensor([i for i in range(8) if i not in dead]))
+    assert (model.a.out_channels, model.b.in_channels, model.b.out_channels, model.c.in_channels) == (6, 6, 6, 6)
+    torch.testing.assert_close(model(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_residual_to_the_output_or_a_concat_is_left_intact() -> None:
+    class Out(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(3, 8, 3, padding=1)
+            self.b = nn.Conv2d(8, 8, 3, padding=1)
+            self.c = nn.Conv2d(16, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = torch.relu(self.a(x))
+            y = h + self.b(h)
+            return y, self.c(torch.cat([y, h], 1))
+
+    assert find_prune_groups(Out(), torch.randn(1, 3, 8, 8)) == []
 
 
 def test_compressor_prunes_during_training_or_after() -> None:

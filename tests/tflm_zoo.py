@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from core.surgery import prune_by_fraction
+from plugins.models.mobilenetv3 import MobileNetV3
+from plugins.models.resnet import ResNet
 from plugins.models.small_cnn import SmallCNN
 
 
@@ -70,6 +72,26 @@ def pruned(model: nn.Module, input_shape: tuple[int, ...], sparsity: float) -> n
     return model
 
 
+def bn_calibrated(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
+    """Set BatchNorm statistics from random batches, as training would: an untrained deep net in eval mode with
+    unit BN statistics shrinks its activations towards zero (hard-swish halves small values), which leaves the
+    converter's int8 ranges degenerate. Zero-initialized biases get random values, as after training (the
+    converter stores identical constant buffers once, which would make an untrained model's flash unrealistically
+    small)."""
+    for m in model.modules():
+        bias = getattr(m, "bias", None)
+        if isinstance(bias, nn.Parameter) and not isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            nn.init.normal_(bias, 0.0, 0.1)
+        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(16, *input_shape))
+    return model.eval()
+
+
 # name -> (factory, input shape without batch)
 ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn_gap_8x8": (lambda: SmallCNN(depth=2, width=16).build((1, 8, 8), 10), (1, 8, 8)),
@@ -85,6 +107,29 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn1d_128x6": (lambda: SmallCNN(depth=3, width=16, conv_dim=1).build((6, 128), 4), (6, 128)),
     "cnn1d_pruned_128x6": (
         lambda: pruned(SmallCNN(depth=2, width=24, conv_dim=1, kernel_size=5).build((6, 128), 4), (6, 128), 0.5),
+        (6, 128),
+    ),
+    # the model plugins: hard-swish, squeeze-excite (MEAN, scalar ADD/MUL in NCHW, MUL gate), depthwise, residuals
+    "mnv3_small_32x32": (
+        lambda: bn_calibrated(MobileNetV3("small", 0.35).build((3, 32, 32), 10), (3, 32, 32)),
+        (3, 32, 32),
+    ),
+    "mnv3_large_1d_128x6": (
+        lambda: bn_calibrated(MobileNetV3("large", 0.35, conv_dim=1).build((6, 128), 4), (6, 128)),
+        (6, 128),
+    ),
+    "mnv3_pruned_1d_64x24": (
+        lambda: bn_calibrated(
+            pruned(MobileNetV3("small", 0.5, conv_dim=1).build((24, 64), 13), (24, 64), 0.5), (24, 64)
+        ),
+        (24, 64),
+    ),
+    "resnet_plugin_32x32": (
+        lambda: bn_calibrated(ResNet((1, 1, 1), 16, 1.0).build((3, 32, 32), 10), (3, 32, 32)),
+        (3, 32, 32),
+    ),
+    "resnet_plugin_1d_pruned_128x6": (
+        lambda: bn_calibrated(pruned(ResNet((1, 1), 16, 1.0, conv_dim=1).build((6, 128), 4), (6, 128), 0.5), (6, 128)),
         (6, 128),
     ),
     # held out: not used to fit the flash and tail constants of plugins/hw/tflm.py

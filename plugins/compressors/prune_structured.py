@@ -81,5 +81,7 @@ class _PruneDuringTraining(pl.Callback):
             return
         example: Any = pl_module.example_input_array
         self.owner.prune(pl_module.model, example.to(pl_module.device))  # type: ignore[operator]
-        # the parameters were replaced: rebuild the optimizer and LR schedule over the smaller network
+        # the parameters were replaced: rebuild the optimizer over the smaller network, and restart the cosine
+        # schedule at the peak rate for the fine-tuning phase
+        pl_module.schedule_start_epoch = trainer.current_epoch
         trainer.strategy.setup_optimizers(trainer)

@@ -11,7 +11,13 @@ lowered the way litert-torch's converter lowers it (checked against real convers
   ``CONCATENATION``; max/avg pooling -> ``MAX_POOL_2D``/``AVERAGE_POOL_2D``; global average pooling -> ``MEAN``.
 * Flatten of a ``C x H x W`` tensor with ``C > 1`` and ``H*W > 1`` -> ``TRANSPOSE`` (back to PyTorch's channel
   order) + ``RESHAPE``; other flattens are a ``RESHAPE``, or nothing after a global pool.
-* BatchNorm, ReLU, dropout, identity, (de)quantize stubs are folded into their producer.
+* Hard-swish -> ``HARD_SWISH``; ``torch.mean`` over the spatial dims (squeeze-excite) -> ``MEAN``; a product of
+  two tensors (the SE gate) -> ``MUL``.
+* A chain of ops with a scalar constant (``x + 3``, ``x * (1/6)``: hard-sigmoid) -> ``ADD``/``MUL`` with a
+  constant, which the converter runs in PyTorch's NCHW order: a ``TRANSPOSE`` before and after the chain (a
+  ``RESHAPE`` when the tensor has one channel or one pixel, where the two orders agree).
+* BatchNorm, ReLU, ReLU6 (also after a scalar add), dropout, identity, (de)quantize stubs are folded into their
+  producer.
 
 Every op's output is an int8 tensor; constants (weights, int32 biases, per-channel quantization parameters) go
 to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`core.tflm_planner.plan` gives the
@@ -34,6 +40,10 @@ _FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Id
 _FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}
 _FOLDED_METHODS = {"relu", "dequantize", "contiguous"}
 _ADD_FUNCTIONS = {operator.add, torch.add}
+_MUL_FUNCTIONS = {operator.mul, torch.mul}
+_SCALAR_FUNCTIONS = {operator.add, torch.add, operator.mul, torch.mul, operator.sub, operator.truediv, torch.div}
+_HARDSWISH_FUNCTIONS = {nn.functional.hardswish}
+_MEAN_FUNCTIONS = {torch.mean}
 _CAT_FUNCTIONS = {torch.cat, torch.concat}
 _FLATTEN_FUNCTIONS = {torch.flatten}
 _FLATTEN_METHODS = {"flatten", "view", "reshape"}
@@ -118,6 +128,8 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
     g = LoweredGraph()
     tensor_of: dict[fx.Node, int] = {}  # fx node -> the lowered tensor holding its value
     pooled: set[int] = set()  # tensors produced by a global pool (a flatten after them is free)
+    nchw: set[int] = set()  # tensors in PyTorch's channel-first order (inside a chain of scalar ops)
+    back: dict[int, int] = {}  # an NCHW tensor -> its copy in TFLite's NHWC order
 
     for node in gm.graph.nodes:
         if node.op == "placeholder":
@@ -140,6 +152,23 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             continue
         if src is None:
             raise LoweringError(f"cannot lower {node.format_node()}: no tensor input")
+        x = tensor_of[src]
+        if kind == "scalar":
+            if x not in nchw:
+                x = _relayout(g, x)
+                nchw.add(x)
+            out = g.add_tensor(g.tensors[x].shape)
+            op = "MUL" if node.target in (operator.mul, torch.mul, operator.truediv, torch.div) else "ADD"
+            g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1))
+            nchw.add(out)
+            tensor_of[node] = out
+            continue
+        for a in node.all_input_nodes:  # leave a scalar chain: back to NHWC, once per tensor
+            t = tensor_of.get(a)
+            if t is not None and t in nchw:
+                if t not in back:
+                    back[t] = _relayout(g, t)
+                tensor_of[a] = back[t]
         x = tensor_of[src]
         if kind == "conv":
             tensor_of[node] = _lower_conv(g, x, modules[str(node.target)], _shape(src), _shape(node))
@@ -172,11 +201,23 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             pooled.add(out)
         elif kind == "flatten":
             tensor_of[node] = _lower_flatten(g, x, _shape(src), _shape(node), x in pooled)
-        elif kind == "add":
+        elif kind in ("add", "mul"):
             ins = [tensor_of[a] for a in node.all_input_nodes if a in tensor_of]
             out = g.add_tensor(_nhwc(_shape(node)))
-            g.add_op(LoweredOp("ADD", ins, out))
+            g.add_op(LoweredOp(kind.upper(), ins, out))
             tensor_of[node] = out
+        elif kind == "hardswish":
+            out = g.add_tensor(g.tensors[x].shape)
+            g.add_op(LoweredOp("HARD_SWISH", [x], out))
+            tensor_of[node] = out
+        elif kind == "mean" and len(_shape(node)) > 2 and math.prod(_shape(src)[2:]) == 1:
+            tensor_of[node] = x  # a keepdim mean over one pixel is the identity: the converter drops it
+        elif kind == "mean":
+            out = g.add_tensor(_nhwc(_shape(node)))
+            g.add_op(LoweredOp("MEAN", [x], out, consts=1, const_bytes=8))
+            tensor_of[node] = out
+            if len(_shape(node)) == 2:
+                pooled.add(out)
         elif kind == "cat":
             ins = [tensor_of[a] for a in node.all_input_nodes if a in tensor_of]
             out = g.add_tensor(_nhwc(_shape(node)))
@@ -185,7 +226,8 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
         else:
             raise LoweringError(
                 f"cannot lower {node.format_node()} to TFLite; supported: Conv1d/2d, Linear, BatchNorm, ReLU/ReLU6, "
-                "max/avg pooling, global average pooling, flatten, add, cat"
+                "hard-swish, max/avg pooling, global average pooling, spatial mean, flatten, add, mul, scalar "
+                "add/mul/div, cat"
             )
     return g
 
@@ -205,6 +247,15 @@ def _lower_conv(g: LoweredGraph, x: int, m: nn.Module, in_shape: tuple[int, ...]
     w = c_out * (c_in // groups) * k[0] * k[1]
     macs = math.prod(out_shape) * (c_in // groups) * k[0] * k[1]
     g.add_op(LoweredOp("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x], out, w, 4 * c_out, c_out, macs))
+    return out
+
+
+def _relayout(g: LoweredGraph, x: int) -> int:
+    """Switch ``x`` between NHWC and NCHW order: a TRANSPOSE, or a RESHAPE when both orders agree."""
+    shape = g.tensors[x].shape
+    trivial = len(shape) < 4 or shape[-1] == 1 or math.prod(shape[1:-1]) == 1
+    out = g.add_tensor(shape)
+    g.add_op(LoweredOp("RESHAPE" if trivial else "TRANSPOSE", [x], out, consts=1, const_bytes=8 if trivial else 16))
     return out
 
 
@@ -255,10 +306,20 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
             return "gap" if all(s == 1 for s in size) else "unknown"
         if name == "Flatten":
             return "flatten"
+        if name == "Hardswish":
+            return "hardswish"
         return "unknown"
     if node.op == "call_function":
         if node.target in _FOLDED_FUNCTIONS or node.target is torch.quantize_per_tensor:
             return "fold"
+        if node.target in _SCALAR_FUNCTIONS and _has_scalar(node):
+            return "scalar"
+        if node.target in _MUL_FUNCTIONS:
+            return "mul"
+        if node.target in _HARDSWISH_FUNCTIONS:
+            return "hardswish"
+        if node.target in _MEAN_FUNCTIONS:
+            return "mean"
         if node.target in _ADD_FUNCTIONS or "add" in getattr(node.target, "__name__", ""):
             return "add"
         if node.target in _CAT_FUNCTIONS or "cat" in getattr(node.target, "__name__", ""):
@@ -273,7 +334,15 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
             return "flatten"
         if node.target == "add":
             return "add"
+        if node.target == "mean":
+            return "mean"
     return "unknown"
+
+
+def _has_scalar(node: fx.Node) -> bool:
+    """A binary op with exactly one tensor operand (the other a Python number)."""
+    tensors = [a for a in node.args[:2] if isinstance(a, fx.Node)]
+    return len(tensors) == 1 and any(isinstance(a, int | float) for a in node.args[:2])
 
 
 def _shape(node: fx.Node) -> tuple[int, ...]:
