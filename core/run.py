@@ -51,7 +51,9 @@ def pin_overridden_params(cfg: DictConfig, overrides: list[str]) -> list[str]:
     """
     keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
     params = cfg.get("search_space", {}).get("params") or {}
-    pinned = [(name, spec) for name, spec in params.items() if isinstance(spec, DictConfig) and spec.get("path") in keys]
+    pinned = [
+        (name, spec) for name, spec in params.items() if isinstance(spec, DictConfig) and spec.get("path") in keys
+    ]
     notes = []
     with open_dict(cfg):
         for name, spec in pinned:

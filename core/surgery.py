@@ -15,7 +15,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import fx, nn
@@ -284,13 +284,14 @@ def _shape_of(node: fx.Node) -> tuple[int, ...] | None:
 
 def _reduces_spatial_only(node: fx.Node) -> bool:
     """``x.mean(dims)`` over dims after the channel dim (negative or positive), keeping batch and channels."""
-    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-    if dims is None:
+    arg: Any = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+    if arg is None:
         return False
     rank = _rank(node.args[0]) if isinstance(node.args[0], fx.Node) else 0
-    dims = [dims] if isinstance(dims, int) else list(dims)  # type: ignore[arg-type]
-    norm = [d + rank if d < 0 else d for d in dims]
-    return rank >= 3 and all(isinstance(d, int) and d >= 2 for d in norm)
+    dims = [arg] if isinstance(arg, int) else list(arg)
+    if not all(isinstance(d, int) for d in dims):
+        return False
+    return rank >= 3 and all((d + rank if d < 0 else d) >= 2 for d in dims)
 
 
 _GROUP_CACHE: OrderedDict[tuple, list[PruneGroup]] = OrderedDict()

@@ -65,7 +65,9 @@ def convert_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: It
     example = (layout(torch.zeros(1, *input_shape)),)
     with _quiet():
         exported = torch.export.export(wrapped, example).module()
-        quantizer = _int8_quantizer_class()().set_global(pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True))
+        quantizer = _int8_quantizer_class()().set_global(
+            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
+        )
         prepared = quantize_pt2e.prepare_pt2e(exported, quantizer)
         with torch.no_grad():
             for batch in calibration:
@@ -143,8 +145,9 @@ def check_all_int8(data: bytes) -> None:
     if floats or stubs:
         raise NotInt8Error(
             f"the converted graph is not all int8: {len(floats)} float activation tensor(s), ops {stubs or 'none'} "
-            f"(ops: {', '.join(graph.op_names())}). An op the int8 quantizer does not annotate is a known cause, and so "
-            "are degenerate activation ranges (an untrained model whose activations are all near zero)")
+            f"(ops: {', '.join(graph.op_names())}). An op the int8 quantizer does not annotate is a known cause, "
+            "and so are degenerate activation ranges (an untrained model whose activations are all near zero)"
+        )
 
 
 def strip_names(data: bytes) -> bytes:

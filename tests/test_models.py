@@ -78,7 +78,9 @@ def test_removing_dead_channels_through_depthwise_and_squeeze_excite_is_exact() 
     through BN, the depthwise conv, the SE gate and the projection leaves the outputs unchanged."""
     torch.manual_seed(0)
     model = MobileNetV3("small", 0.5).build((3, 32, 32), 5).eval()
-    block = model[6].block  # the 4th inverted residual: expand -> BN -> HS -> depthwise -> BN -> HS -> SE -> project -> BN
+    block = model[
+        6
+    ].block  # the 4th inverted residual: expand -> BN -> HS -> depthwise -> BN -> HS -> SE -> project -> BN
     x = torch.randn(4, 3, 32, 32)
     groups = find_prune_groups(model, x[:1])
     (group,) = [g for g in groups if "6.block.0" in g.producers]

@@ -52,7 +52,9 @@ class AutomatedGradualPruning(Compressor):
         if not 0.0 <= float(final_sparsity) < 1.0:
             raise ValueError(f"final_sparsity must be in [0, 1), got {final_sparsity}")
         if not 0.0 <= float(initial_sparsity) <= float(final_sparsity):
-            raise ValueError(f"initial_sparsity must be in [0, final_sparsity={final_sparsity}], got {initial_sparsity}")
+            raise ValueError(
+                f"initial_sparsity must be in [0, final_sparsity={final_sparsity}], got {initial_sparsity}"
+            )
         if int(start_epoch) < 0:
             raise ValueError(f"start_epoch must be >= 0, got {start_epoch}")
         if end_epoch is not None and int(end_epoch) < int(start_epoch):
@@ -115,7 +117,9 @@ class AutomatedGradualPruning(Compressor):
         return model
 
     def structure_key(self, model: nn.Module, example_input: torch.Tensor) -> Hashable:
-        return tuple(keep_count(g.channels, self.final_sparsity) for g in find_prune_groups_cached(model, example_input))
+        return tuple(
+            keep_count(g.channels, self.final_sparsity) for g in find_prune_groups_cached(model, example_input)
+        )
 
     def callbacks(self) -> list[pl.Callback]:
         return [_AgpSchedule(self)]

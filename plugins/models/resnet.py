@@ -18,7 +18,7 @@ from core.interfaces.model import ModelFactory
 
 def scaled_channels(width: float, multiplier: float, divisor: int = 1) -> int:
     """``width * multiplier`` rounded to a multiple of ``divisor`` (at least ``divisor``)."""
-    return max(divisor, int(round(width * multiplier / divisor)) * divisor)
+    return max(divisor, round(width * multiplier / divisor) * divisor)
 
 
 def init_weights(model: nn.Module) -> None:

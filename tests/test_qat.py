@@ -1,0 +1,325 @@
+"""quant_qat: int8 quantization-aware training shares the float model's tensors, hands the QAT-trained float model
+back to the trial, converts to a real int8 model as accurate as post-training quantization, and falls back to
+post-training calibration when QAT never started."""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from core.evaluate import evaluate_trial, quiet_lightning
+from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
+from core.training import LitClassifier, accuracy
+from plugins.compressors.prune_structured import StructuredPruning
+from plugins.compressors.quant_qat import Int8QuantizationAwareTraining, shared_state
+from plugins.datasets.digits import Digits
+from plugins.models.small_cnn import SmallCNN
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+QAT_TARGET = "plugins.compressors.quant_qat.Int8QuantizationAwareTraining"
+
+
+def _quantized(model: nn.Module) -> bool:
+    """A real int8 model: torch.ao quantized conv modules and a quantize_per_tensor op in its graph."""
+    from torch.ao.nn import quantized as nnq
+    from torch.ao.nn.intrinsic import quantized as nniq
+
+    convs = [m for m in model.modules() if isinstance(m, nnq.Conv2d | nniq.ConvReLU2d)]
+    return bool(convs) and "quantize_per_tensor" in model.code  # type: ignore[operator]
+
+
+def _float_only(model: nn.Module) -> bool:
+    from torch.ao.quantization import FakeQuantizeBase
+    from torch.ao.quantization.observer import ObserverBase
+
+    return not isinstance(model, torch.fx.GraphModule) and not any(
+        isinstance(m, FakeQuantizeBase | ObserverBase) or type(m).__module__.startswith("torch.ao.nn")
+        for m in model.modules()
+    )
+
+
+def _fit(
+    compressors: list[Any], epochs: int, seed: int = 0, limit_train_batches: float | int = 1.0, extra=()
+) -> tuple[LitClassifier, pl.LightningDataModule]:
+    """Train SmallCNN on digits with the compressors' callbacks, configured as ``core.evaluate`` does."""
+    quiet_lightning()
+    pl.seed_everything(seed, workers=True, verbose=False)
+    ds = Digits()
+    dm = ds.datamodule(batch_size=64, seed=seed)
+    lit = LitClassifier(SmallCNN().build(ds.input_shape, ds.num_classes), 0.01, 1e-4, ds.input_shape)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        callbacks=[cb for c in compressors for cb in c.callbacks()] + list(extra),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_train_batches=limit_train_batches,
+    )
+    trainer.fit(lit, datamodule=dm)
+    return lit, dm
+
+
+# --------------------------------------------------------------------------------------- numerics and sharing
+def test_qat_qconfig_has_the_numerics_of_quant_int8() -> None:
+    from plugins.compressors.quant_int8 import ptq_qconfig, qat_qconfig
+
+    ptq, qat = ptq_qconfig(), qat_qconfig()
+    w = torch.randn(8, 4, 3, 3)
+    a = torch.randn(16, 4, 5, 5) * 3 + 1
+    for make_ptq, make_qat, x in ((ptq.weight, qat.weight, w), (ptq.activation, qat.activation, a)):
+        observer, fake = make_ptq(), make_qat()
+        observer(x)
+        fake(x)  # the first observation of a moving average is the batch's own min/max
+        assert (fake.dtype, fake.qscheme) == (observer.dtype, observer.qscheme)
+        assert (fake.quant_min, fake.quant_max) == (observer.quant_min, observer.quant_max)
+        scale, zero = observer.calculate_qparams()
+        assert torch.allclose(fake.scale, scale) and torch.equal(fake.zero_point, zero.to(fake.zero_point.dtype))
+    assert (qat.activation().quant_min, qat.activation().quant_max) == (0, 255)  # full range, no reduce_range
+    assert (qat.weight().quant_min, qat.weight().quant_max, qat.weight().ch_axis) == (-128, 127, 0)
+
+
+def test_prepare_shares_the_float_models_parameters_and_bn_buffers() -> None:
+    """What the callback relies on: training the prepared model trains the float model's own tensors."""
+    model = SmallCNN().build((1, 8, 8), 10)
+    qat = Int8QuantizationAwareTraining()
+    prepared, new = qat.prepare(model, torch.zeros(1, 1, 8, 8))
+    assert new == [] and shared_state(model, prepared) == ([], [])
+    assert {id(p) for p in prepared.parameters()} == {id(p) for p in model.parameters()}
+    bn = model[1]
+    assert any(b is bn.running_mean for b in prepared.buffers())
+
+    # one optimizer step over the float model's parameters, through the fake-quantized forward
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    mean_before = bn.running_mean.clone()
+    x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    nn.functional.cross_entropy(prepared.train()(x), y).backward()
+    assert all(p.grad is not None for p in model.parameters())  # straight-through gradients reach every weight
+    opt.step()
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert not torch.equal(mean_before, bn.running_mean)  # BN statistics update in the float model too
+
+    torch.save(model, io.BytesIO())  # prepare_qat_fx's qconfig tags (unpicklable) were taken off the float model
+
+
+def test_default_start_comes_after_the_default_pruning_schedules() -> None:
+    """Pruning cannot edit a QAT model: by default QAT starts no earlier than either pruner's last step."""
+    from plugins.compressors.prune_agp import AutomatedGradualPruning
+
+    for epochs in range(1, 120):
+        qat = Int8QuantizationAwareTraining().start_epoch(epochs)
+        assert qat >= AutomatedGradualPruning().window(epochs)[1]
+        assert qat >= min(round(0.5 * epochs), epochs - 1)  # prune_structured's default at_epoch_fraction
+
+
+def test_start_epoch_clamps_to_the_last_epoch() -> None:
+    assert Int8QuantizationAwareTraining().start_epoch(3) == 2
+    assert Int8QuantizationAwareTraining().start_epoch(8) == 6
+    assert Int8QuantizationAwareTraining().start_epoch(1) == 0
+    assert Int8QuantizationAwareTraining(start_fraction=1.0).start_epoch(5) == 4
+    assert Int8QuantizationAwareTraining(start_fraction=0.0).start_epoch(5) == 0
+    with pytest.raises(ValueError, match="start_fraction"):
+        Int8QuantizationAwareTraining(start_fraction=1.5)
+    with pytest.raises(ValueError, match="weight_averaging"):
+        Int8QuantizationAwareTraining(weight_averaging=0.0)
+
+
+# --------------------------------------------------------------------------------------- training with QAT
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Int8QuantizationAwareTraining, LitClassifier, pl.LightningDataModule]:
+    qat = Int8QuantizationAwareTraining(start_fraction=0.34, freeze_epochs=1)
+    lit, dm = _fit([qat], epochs=3)
+    return qat, lit, dm
+
+
+def test_qat_restores_the_trained_float_model_and_converts_it(fitted) -> None:
+    from torch.ao.quantization import disable_fake_quant, disable_observer
+
+    qat, lit, dm = fitted
+    assert qat.started_epoch == 1 and qat.frozen  # QAT from epoch 1 of 3, ranges and BN frozen for the last one
+    model = lit.model.cpu().eval()
+    assert model is qat.float_model and _float_only(model)
+    loaded = torch.load(io.BytesIO(_saved(model)), weights_only=False)
+    assert _float_only(loaded)
+
+    # the float model is the QAT-trained network: the prepared model without its fake quantization
+    plain = copy.deepcopy(qat.prepared).cpu().eval()
+    plain.apply(disable_fake_quant)
+    plain.apply(disable_observer)
+    x = torch.cat([b for b, _ in dm.val_dataloader()])
+    with torch.no_grad():
+        assert torch.allclose(model(x), plain(x), atol=1e-4, rtol=1e-4)
+        assert torch.allclose(loaded(x), plain(x), atol=1e-4, rtol=1e-4)
+
+    # the real int8 model computes what QAT trained: the fake-quantized model
+    fake = copy.deepcopy(qat.prepared).cpu().eval()
+    fake.apply(disable_observer)
+    int8 = qat.apply(model, dm)
+    assert _quantized(int8)
+    with torch.no_grad():
+        agree = (int8(x).argmax(1) == fake(x).argmax(1)).float().mean().item()
+    assert agree >= 0.98
+    float_acc, int8_acc = accuracy(model, dm.val_dataloader()), accuracy(int8, dm.val_dataloader())
+    print(f"\n3 epochs, QAT from epoch 1: float {float_acc:.4f}, int8 {int8_acc:.4f}")
+    assert float_acc > 0.9 and int8_acc >= float_acc - 0.02
+    assert _quantized(qat.apply(model, dm))  # apply converts a copy: it can run again
+
+
+def test_validation_does_not_move_the_quantization_ranges(fitted) -> None:
+    qat, _, _ = fitted
+    cb = qat.callbacks()[0]
+    qat.frozen = False
+    try:
+        cb.on_validation_start(None, None)  # type: ignore[arg-type]
+        assert all(int(m.observer_enabled) == 0 for m in _fake_quants(qat.prepared))
+        cb.on_validation_end(None, None)  # type: ignore[arg-type]
+        assert all(int(m.observer_enabled) == 1 for m in _fake_quants(qat.prepared))
+    finally:
+        from torch.ao.quantization import disable_observer
+
+        qat.prepared.apply(disable_observer)  # as it was (frozen)
+        qat.frozen = True
+
+
+def test_one_epoch_runs_qat_from_epoch_zero() -> None:
+    qat = Int8QuantizationAwareTraining()
+    lit, dm = _fit([qat], epochs=1, limit_train_batches=4)
+    assert qat.started_epoch == 0 and lit.model is qat.float_model
+    assert _quantized(qat.apply(lit.model.cpu().eval(), dm))
+
+
+def test_qat_never_started_falls_back_to_post_training_calibration(caplog) -> None:
+    class StopAfterFirstEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            trainer.should_stop = True
+
+    qat = Int8QuantizationAwareTraining(start_fraction=1.0)
+    lit, dm = _fit([qat], epochs=3, limit_train_batches=4, extra=[StopAfterFirstEpoch()])
+    assert qat.prepared is None and _float_only(lit.model)
+    with caplog.at_level(logging.WARNING, logger="plugins.compressors.quant_qat"):
+        int8 = qat.apply(lit.model.cpu().eval(), dm)
+    assert "never started" in caplog.text and _quantized(int8)
+
+
+def test_a_model_changed_after_qat_started_is_an_error() -> None:
+    qat = Int8QuantizationAwareTraining()
+    lit, dm = _fit([qat], epochs=1, limit_train_batches=2)
+    model = lit.model.cpu().eval()
+    with pytest.raises(RuntimeError, match="different model"):
+        qat.apply(copy.deepcopy(model), dm)
+    StructuredPruning(sparsity=0.5).prune(model, torch.zeros(1, 1, 8, 8))
+    with pytest.raises(RuntimeError, match="start_fraction"):
+        qat.apply(model, dm)
+
+
+# --------------------------------------------------------------------------------------- real trials
+def _saved(model: nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    return buf.getvalue()
+
+
+def _fake_quants(model: nn.Module) -> list[Any]:
+    from torch.ao.quantization import FakeQuantizeBase
+
+    return [m for m in model.modules() if isinstance(m, FakeQuantizeBase)]
+
+
+def _trial(run_dir: Path, compressors: str, *overrides: str) -> TrialResult:
+    from hydra import compose, initialize_config_module
+
+    from core.plugins import register_search_path_plugin
+
+    register_search_path_plugin()
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=[f"compressor=[{compressors}]", "trainer.max_epochs=3", "seed=0", "logger=none", *overrides],
+        )
+    spec = TrialSpec(0, [0.5], {}, OmegaConf.to_container(cfg, resolve=True), str(run_dir))
+    return evaluate_trial(spec)
+
+
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory) -> dict[str, Any]:
+    """The same 3-epoch trial (seed 0, pruning at epoch 2) with post-training int8 and with QAT from epoch 2."""
+    captured: list[nn.Module] = []
+    apply = Int8QuantizationAwareTraining.apply
+
+    def spy(self: Int8QuantizationAwareTraining, model: nn.Module, datamodule: Any) -> nn.Module:
+        captured.append(out := apply(self, model, datamodule))
+        return out
+
+    out: dict[str, Any] = {}
+    out["ptq_dir"] = tmp_path_factory.mktemp("ptq")
+    out["ptq"] = _trial(out["ptq_dir"], "prune_structured,quant_int8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Int8QuantizationAwareTraining, "apply", spy)
+        out["qat_dir"] = tmp_path_factory.mktemp("qat")
+        out["qat"] = _trial(out["qat_dir"], "prune_structured,quant_qat")
+    out["qat_int8"] = captured
+    return out
+
+
+@pytest.mark.slow
+def test_qat_trial_is_at_least_as_accurate_as_post_training_int8(trials) -> None:
+    ptq, qat = trials["ptq"], trials["qat"]
+    assert ptq.status == TrialStatus.COMPLETE, ptq.error
+    assert qat.status == TrialStatus.COMPLETE, qat.error
+    p, q = ptq.metrics["val_accuracy"], qat.metrics["val_accuracy"]
+    print(
+        f"\nint8 val accuracy, 3 epochs, pruned: post-training {p:.4f} (float {ptq.metrics['float_val_accuracy']:.4f})"
+        f", QAT {q:.4f} (float {qat.metrics['float_val_accuracy']:.4f})"
+    )
+    assert q >= p - 0.01
+    assert qat.metrics["params_after"] < qat.metrics["params_before"]  # pruned before QAT
+    # the objective is measured on a real int8 model
+    (int8,) = trials["qat_int8"]
+    assert _quantized(int8)
+    # the deployable float model is a plain float module, the pruned QAT-trained network
+    out = trials["qat_dir"] / "models" / "0"
+    float_model = torch.load(out / "float_model.pt", weights_only=False)
+    assert _float_only(float_model)
+    assert sum(p.numel() for p in float_model.parameters()) < qat.metrics["params_before"]
+    ds = Digits()
+    dm = ds.datamodule(batch_size=64, seed=0)
+    assert accuracy(float_model, dm.val_dataloader()) == pytest.approx(qat.metrics["float_val_accuracy"])
+
+
+@pytest.mark.slow
+def test_pruning_after_qat_started_fails_the_trial(tmp_path) -> None:
+    result = _trial(
+        tmp_path,
+        "prune_structured,quant_qat",
+        "compressor.quant.start_fraction=0.0",
+        "compressor.prune.at_epoch_fraction=1.0",
+        "trainer.limit_train_batches=2",
+    )
+    assert result.status == TrialStatus.FAILED
+
+
+@pytest.mark.slow
+def test_qat_trial_exports_to_tflm_with_the_torch_int8_accuracy(trials) -> None:
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("tflite_micro")
+    from core.export import export_trial
+
+    assert trials["qat"].status == TrialStatus.COMPLETE, trials["qat"].error
+    record = export_trial(trials["qat_dir"], 0)
+    tflm, torch_int8 = record["tflm_test_accuracy"], record["pytorch_int8_test_accuracy"]
+    print(f"\nQAT trial test accuracy: TFLite-Micro int8 {tflm:.4f}, PyTorch int8 {torch_int8:.4f}")
+    assert abs(tflm - torch_int8) <= 0.02
