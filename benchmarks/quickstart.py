@@ -7,6 +7,7 @@ prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -44,6 +45,7 @@ def run_once(seed: int, overrides: list[str] | None = None) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr)
         summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
+        best = _most_accurate(Path(tmp) / "run" / "trials.csv")
     return {
         "seed": seed,
         "process_wall_s": round(wall, 2),
@@ -53,7 +55,19 @@ def run_once(seed: int, overrides: list[str] | None = None) -> dict:
         "counts": summary["counts"],
         "hypervolume": round(summary["hypervolume"], 4),
         "pareto_size": summary["pareto_size"],
+        # the most accurate trained model (by int8 validation accuracy) and its int8 test accuracy
+        "best_val_accuracy": best.get("val_accuracy"),
+        "best_test_accuracy": best.get("test_accuracy"),
     }
+
+
+def _most_accurate(trials_csv: Path) -> dict[str, float]:
+    with open(trials_csv) as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val_accuracy")]
+    if not rows:
+        return {}
+    top = max(rows, key=lambda r: float(r["val_accuracy"]))
+    return {k: round(float(top[k]), 4) for k in ("val_accuracy", "test_accuracy") if top.get(k)}
 
 
 def main() -> None:
@@ -69,11 +83,12 @@ def main() -> None:
     out = OUT.with_name(f"{args.name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print("| seed | process wall [s] | search wall [s] | trials | failed | hypervolume | Pareto size |")
-    print("|---|---|---|---|---|---|---|")
+    print("| seed | process wall [s] | search wall [s] | trials | failed | hypervolume | Pareto size | best int8 acc |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(f"| {r['seed']} | {r['process_wall_s']} | {r['search_wall_s']} | {r['n_trials']} | "
-              f"{r['counts']['failed']} | {r['hypervolume']} | {r['pareto_size']} |")  # fmt: skip
+              f"{r['counts']['failed']} | {r['hypervolume']} | {r['pareto_size']} | "
+              f"{r['best_val_accuracy']} / {r['best_test_accuracy']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ _FOLDED_METHODS = {"relu", "dequantize", "contiguous"}
 _ADD_FUNCTIONS = {operator.add, torch.add}
 _MUL_FUNCTIONS = {operator.mul, torch.mul}
 _SCALAR_FUNCTIONS = {operator.add, torch.add, operator.mul, torch.mul, operator.sub, operator.truediv, torch.div}
+_SCALAR_OPS = {"add", "mul", "sub", "truediv", "div", "add_scalar", "mul_scalar"}
 _HARDSWISH_FUNCTIONS = {nn.functional.hardswish}
 _MEAN_FUNCTIONS = {torch.mean}
 _CAT_FUNCTIONS = {torch.cat, torch.concat}
@@ -158,7 +159,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
                 x = _relayout(g, x)
                 nchw.add(x)
             out = g.add_tensor(g.tensors[x].shape)
-            op = "MUL" if node.target in (operator.mul, torch.mul, operator.truediv, torch.div) else "ADD"
+            op = "MUL" if _op_name(node.target) in ("mul", "truediv", "div", "mul_scalar") else "ADD"
             g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1))
             nchw.add(out)
             tensor_of[node] = out
@@ -312,9 +313,10 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
     if node.op == "call_function":
         if node.target in _FOLDED_FUNCTIONS or node.target is torch.quantize_per_tensor:
             return "fold"
-        if node.target in _SCALAR_FUNCTIONS and _has_scalar(node):
+        name = _op_name(node.target)  # also torch.ops.quantized.add / mul of a torch.ao int8 model
+        if (node.target in _SCALAR_FUNCTIONS or name in _SCALAR_OPS) and _has_scalar(node):
             return "scalar"
-        if node.target in _MUL_FUNCTIONS:
+        if node.target in _MUL_FUNCTIONS or name == "mul":
             return "mul"
         if node.target in _HARDSWISH_FUNCTIONS:
             return "hardswish"
@@ -337,6 +339,11 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         if node.target == "mean":
             return "mean"
     return "unknown"
+
+
+def _op_name(target: object) -> str:
+    """``add`` for operator.add, torch.add and torch.ops.quantized.add alike."""
+    return str(getattr(target, "__name__", target)).rsplit(".", 1)[-1]
 
 
 def _has_scalar(node: fx.Node) -> bool:
