@@ -75,11 +75,11 @@ def _pip_install_target(src: Path, target: Path) -> None:
         ("optimizer", {"sobol", "random", "mobo_ars", "qlognehvi", "qlognparego", "turbo", "nsga2"}),
         ("agent", {"ars"}),
         ("hw", {"tflm"}),
-        ("dataset", {"digits", "array_file"}),
-        ("compressor", {"prune_structured", "quant_int8"}),
-        ("model", {"small_cnn"}),
+        ("dataset", {"digits", "array_file", "basic_motions", "cifar10", "daliac"}),
+        ("compressor", {"prune_structured", "prune_agp", "quant_int8", "quant_qat"}),
+        ("model", {"small_cnn", "resnet", "mobilenetv3"}),
         ("executor", {"local"}),
-        ("logger", {"csv", "none"}),
+        ("logger", {"csv", "none", "wandb"}),
     ],
 )
 def test_builtin_plugins_are_discovered(group: str, names: set[str]) -> None:
