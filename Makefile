@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 export WANDB_MODE ?= offline
 
-.PHONY: run test lint pytest warm install install-dev clean
+.PHONY: run test lint pytest warm install install-dev clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,14 @@ lint: $(VENV)/.installed-dev
 warm: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.warm_kernels
 
-pytest: $(VENV)/.installed-dev warm
+# tests/test_report_html.py renders report.html in headless Chromium (Debian's package); install it when missing
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and not root: tests/test_report_html.py will skip its browser test"; fi; }
+
+pytest: $(VENV)/.installed-dev warm chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
