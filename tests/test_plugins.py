@@ -78,7 +78,7 @@ def _pip_install_target(src: Path, target: Path) -> None:
         ("dataset", {"digits", "array_file", "basic_motions", "cifar10", "daliac"}),
         ("compressor", {"prune_structured", "prune_agp", "quant_int8", "quant_qat"}),
         ("model", {"small_cnn", "resnet", "mobilenetv3"}),
-        ("executor", {"local"}),
+        ("executor", {"local", "process", "ray"}),
         ("logger", {"csv", "none", "wandb"}),
     ],
 )
