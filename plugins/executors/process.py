@@ -266,6 +266,8 @@ class ProcessExecutor(Executor):
                     kind, value = w.conn.recv() if w.conn.poll() else ("died", None)
                 except (EOFError, OSError):
                     kind, value = "died", None
+                except Exception as exc:  # a result this process cannot unpickle
+                    kind, value = "error", f"its result could not be read: {type(exc).__name__}: {exc}"
                 if kind == "ok":
                     result = value
                 elif kind == "error":
