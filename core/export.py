@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from core.int8 import calibration_batches
 from core.interfaces import DatasetPlugin, HardwareTarget
 from core.plugins import instantiate
 
@@ -62,10 +62,7 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
     n_calib = int(OmegaConf.select(cfg, "compressor.quant.calibration_batches") or 8)
-    get = getattr(dm, "calibration_batches", None)  # unshuffled, un-augmented training batches when offered
-    calibration = (
-        list(get(n_calib)) if callable(get) else [x for x, _ in itertools.islice(dm.train_dataloader(), n_calib)]
-    )
+    calibration = calibration_batches(dm, n_calib)
     data = convert_int8(model, shape, calibration)
     graph = TfliteGraph.from_bytes(data)
     arena = arena_use(data)

@@ -75,7 +75,7 @@ def _fit(
 
 # --------------------------------------------------------------------------------------- numerics and sharing
 def test_qat_qconfig_has_the_numerics_of_quant_int8() -> None:
-    from plugins.compressors.quant_int8 import ptq_qconfig, qat_qconfig
+    from core.int8 import ptq_qconfig, qat_qconfig
 
     ptq, qat = ptq_qconfig(), qat_qconfig()
     w = torch.randn(8, 4, 3, 3)

@@ -26,14 +26,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from core.int8 import OBSERVERS, check_engine, post_training_int8, qat_qconfig, quantization_backend
 from core.interfaces.compressor import Compressor
-from plugins.compressors.quant_int8 import (
-    OBSERVERS,
-    check_engine,
-    post_training_int8,
-    qat_qconfig,
-    quantization_backend,
-)
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 from core.errors import PluginError
 from core.interfaces.executor import EvaluateFn, Executor, StartFn
 from core.interfaces.trial import TrialResult, TrialSpec
-from plugins.executors.process import (
+from core.workers import (
     available_cpus,
     check_count,
     failed_result,

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.interfaces.model import ModelFactory
-from plugins.models.resnet import init_weights
+from core.weight_init import init_weights
 
 # (kernel, expanded channels, output channels, squeeze-excite, activation, stride): tables 1 and 2 of the paper
 _SMALL = [

@@ -14,27 +14,12 @@ import torch
 from torch import nn
 
 from core.interfaces.model import ModelFactory
+from core.weight_init import init_weights
 
 
 def scaled_channels(width: float, multiplier: float, divisor: int = 1) -> int:
     """``width * multiplier`` rounded to a multiple of ``divisor`` (at least ``divisor``)."""
     return max(divisor, round(width * multiplier / divisor) * divisor)
-
-
-def init_weights(model: nn.Module) -> None:
-    """He (fan-out) init for convs, unit BatchNorm, small-normal linears: keeps activations at unit scale through
-    deep stacks, so training starts well and an untrained model's int8 ranges are not degenerate."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv1d | nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 class BasicBlock(nn.Module):
