@@ -76,7 +76,7 @@ class SearchProgress:
         what a larger board would buy, but are not part of the front or its hypervolume.
         """
         from core.pareto import OBJECTIVES
-        from core.report import DISPLAY, format_value
+        from core.report import display_label, format_value
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=200))
         board = summary.get("board")
@@ -95,8 +95,7 @@ class SearchProgress:
         table.add_column("trial", justify="right")
         table.add_column("fits", justify="center")
         for n in shown:
-            label, _ = DISPLAY.get(n, (n, 1.0))
-            label = label.replace("[", "").replace("]", "")
+            label = display_label(n).replace("[", "").replace("]", "")
             table.add_column(label, justify="right", style=None if n in objectives else "dim")
         for p in params:
             table.add_column(p.rsplit(".", 1)[-1], justify="right", overflow="fold")

@@ -40,8 +40,7 @@ _FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Id
 _FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}
 _FOLDED_METHODS = {"relu", "dequantize", "contiguous"}
 _ADD_FUNCTIONS = {operator.add, torch.add}
-_MUL_FUNCTIONS = {operator.mul, torch.mul}
-_SCALAR_FUNCTIONS = {operator.add, torch.add, operator.mul, torch.mul, operator.sub, operator.truediv, torch.div}
+# binary ops by name (operator.add, torch.add and torch.ops.quantized.add are all "add"; see _op_name)
 _SCALAR_OPS = {"add", "mul", "sub", "truediv", "div", "add_scalar", "mul_scalar"}
 _HARDSWISH_FUNCTIONS = {nn.functional.hardswish}
 _MEAN_FUNCTIONS = {torch.mean}
@@ -314,9 +313,9 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         if node.target in _FOLDED_FUNCTIONS or node.target is torch.quantize_per_tensor:
             return "fold"
         name = _op_name(node.target)  # also torch.ops.quantized.add / mul of a torch.ao int8 model
-        if (node.target in _SCALAR_FUNCTIONS or name in _SCALAR_OPS) and _has_scalar(node):
+        if name in _SCALAR_OPS and _has_scalar(node):
             return "scalar"
-        if node.target in _MUL_FUNCTIONS or name == "mul":
+        if name == "mul":
             return "mul"
         if node.target in _HARDSWISH_FUNCTIONS:
             return "hardswish"
