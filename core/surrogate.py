@@ -67,23 +67,30 @@ class ModelBasedOptimizer(Optimizer):
 
     Args:
         n_init: size of the Latin-hypercube initial design (evaluated before any model is fit).
-        known_costs: model only the objectives the search cannot compute without training; take the others
-            (flash, SRAM, MACs, latency) from the exact function ``Problem.known`` (see :meth:`surrogate`).
+        known_costs: ``true``: model only the objectives the search cannot compute without training and take the
+            others (flash, SRAM, MACs, latency) from the exact function ``Problem.known`` (see :meth:`surrogate`);
+            ``false``: model every objective; ``auto``: ``true`` exactly when the problem has known objectives
+            (every TinyML search with a cost objective).
     """
 
-    def __init__(self, n_init: int = 10, known_costs: bool = False) -> None:
+    def __init__(self, n_init: int = 10, known_costs: bool | str = False) -> None:
         if int(n_init) < 1:
             raise ValueError(f"n_init must be >= 1, got {n_init}")
+        if not isinstance(known_costs, bool) and known_costs != "auto":
+            raise ValueError(f"known_costs must be true, false or auto, got {known_costs!r}")
         self.n_init = int(n_init)
-        self.known_costs = bool(known_costs)
+        self.known_costs = known_costs
+        self.uses_known = known_costs is True
 
     def setup(self, problem: Problem) -> None:
-        if self.known_costs and (problem.known is None or not problem.known.columns):
+        has_known = problem.known is not None and bool(problem.known.columns)
+        if self.known_costs is True and not has_known:
             raise ValueError(
                 "known_costs=true needs objectives the search can compute without training (flash, ram, macs, "
                 f"latency), but this problem's objectives {list(problem.objective_names)} have none; "
-                "set optimizer.known_costs=false"
+                "set optimizer.known_costs=false or auto"
             )
+        self.uses_known = has_known if self.known_costs == "auto" else bool(self.known_costs)
         super().setup(problem)
         self._design = latin_hypercube(self.n_init, problem.dim, problem.seed)
         self._asked = 0
@@ -140,8 +147,8 @@ class ModelBasedOptimizer(Optimizer):
 
     @property
     def known(self) -> KnownObjectives | None:
-        """The exact objective function, when this optimizer uses it (``known_costs=true``)."""
-        return self.problem.known if self.known_costs else None
+        """The exact objective function, when this optimizer uses it (``known_costs`` true, or auto with one)."""
+        return self.problem.known if self.uses_known else None
 
     def surrogate(self) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).

@@ -9,16 +9,20 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
 3. train each agent (a copy of the configured ``agent``, e.g. ARS) for ``iterations`` updates on a surrogate
    walk: the state is the current point (optionally with the posterior mean and std), an action is a bounded
    step ``max_step * tanh(a)`` in the unit cube, and the reward of a step is the acquisition value of the new
-   point: ``ei`` = MC log expected improvement (qLogEI, reparameterized BoTorch samples) of an augmented
-   Chebyshev scalarization under the agent's own random simplex weights, over the best scalarized observation
-   (ParEGO), or ``nehvi`` = qLogNEHVI;
+   point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.log_ehvi`; the default),
+   ``ei`` = MC log expected improvement (qLogEI) of an augmented Chebyshev scalarization under the agent's own
+   random simplex weights, over the best scalarized observation (ParEGO; the paper), or ``nehvi`` = qLogNEHVI;
 4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory, and
-   the best ``q`` distinct proposals across the ensemble (by acquisition value) are evaluated next.
+   the best ``q`` distinct proposals across the ensemble are evaluated next, ranked by one common criterion
+   (``select=ehvi``: the log EHVI of every proposal) or by each agent's own reward (``select=reward``, the
+   paper: with ``ei`` those values come from different random scalarizations and do not compare).
 
-With ``known_costs=true`` the GPs model only the error; flash, SRAM, MACs and latency come from the exact
-function of the architecture (``Problem.known``, a BoTorch deterministic model), and a step onto a candidate
-that cannot fit the board earns a penalty that grows with how far it overshoots, instead of its acquisition
-value. ARS needs no gradients, so the exact, piecewise-constant cost function is no obstacle.
+With known costs (``known_costs=auto``, the default, in every TinyML search) the GPs model only the error; flash,
+SRAM, MACs and latency come from the exact function of the architecture (``Problem.known``, a BoTorch
+deterministic model). The log EHVI is then exact in the costs and Gaussian in the error, and its cost does not
+grow with the number of objectives. A step onto a candidate that cannot fit the board, or whose exact costs lie
+beyond the reference point, earns a penalty that grows with how far it overshoots, below every acquisition value.
+ARS needs no gradients, so integer and categorical knobs and the piecewise-constant costs are no obstacle.
 """
 
 from __future__ import annotations
@@ -41,11 +45,13 @@ from sklearn.cluster import KMeans
 
 from core.interfaces.agent import Agent, Environment
 from core.interfaces.optimizer import KnownObjectives
+from core.log_ehvi import LogExpectedHypervolumeImprovement
 from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate
 
-REWARDS = ("auto", "ei", "nehvi")
-NEHVI_MAX_OBJECTIVES = 3  # reward=auto: qLogNEHVI up to 3 objectives, scalarized EI beyond
-INFEASIBLE_REWARD = -100.0  # below any useful log-acquisition value; minus 100 per unit of relative overshoot
+REWARDS = ("auto", "ehvi", "ei", "nehvi")
+SELECTS = ("ehvi", "reward")
+LOG_FLOOR = -1e3  # acquisition values below (log EHVI < 1e-434: nothing to gain) are clamped here
+INFEASIBLE_REWARD = LOG_FLOOR - 1.0  # below every acquisition value; minus 100 per unit of relative overshoot
 
 
 class SurrogateWalk(Environment):
@@ -99,11 +105,13 @@ class MoboArs(ModelBasedOptimizer):
         iterations: ARS updates I per agent and round.
         horizon: rollout length H.
         max_step: bound of one step per coordinate in the unit cube.
-        reward: ``ei`` (scalarized log-EI, the paper), ``nehvi`` (qLogNEHVI) or ``auto`` (nehvi up to 3 objectives,
-            ei beyond).
-        mc_samples: quasi-MC samples of the acquisition value.
+        reward: ``ehvi`` (closed-form log EHVI), ``ei`` (scalarized log-EI, the paper), ``nehvi`` (qLogNEHVI) or
+            ``auto`` (= ehvi).
+        mc_samples: quasi-MC samples of the acquisition value (``ei`` and ``nehvi``).
         state_features: append the standardized posterior mean and std to the agent's observation.
-        known_costs: take the cost objectives from the exact function instead of GPs (see the module docstring).
+        known_costs: take the cost objectives from the exact function instead of GPs: ``true``, ``false`` or
+            ``auto`` (whenever the problem has them; see the module docstring).
+        select: rank the agents' proposals by their log EHVI (``ehvi``) or by each agent's reward (``reward``).
         global_agents: extra agents (beyond the paper) that start at the best of ``raw_samples`` scrambled Sobol'
             points by their acquisition value, so the ensemble also searches away from the current front.
         raw_samples: size of that Sobol' candidate set.
@@ -120,15 +128,19 @@ class MoboArs(ModelBasedOptimizer):
         reward: str = "ei",
         mc_samples: int = 64,
         state_features: bool = False,
-        known_costs: bool = False,
+        known_costs: bool | str = False,
         global_agents: int = 0,
         raw_samples: int = 512,
+        select: str = "reward",
     ) -> None:
         super().__init__(n_init, known_costs)
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
+        if select not in SELECTS:
+            raise ValueError(f"select must be one of {', '.join(SELECTS)}, got {select!r}")
+        self.select = select
         if min(n_agents, iterations, horizon, mc_samples) < 1 or max_step <= 0:
             raise ValueError("n_agents, iterations, horizon, mc_samples must be >= 1 and max_step > 0")
         self.agent = agent
@@ -141,13 +153,15 @@ class MoboArs(ModelBasedOptimizer):
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
         sur = self.surrogate()
-        shared = self._nehvi(sur) if self.resolved_reward == "nehvi" else None
+        ehvi = self._ehvi(sur)
+        kind = self.resolved_reward
+        shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
         features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
         for start in starts:
             acq = shared if shared is not None else self._scalarized_ei(sur)
-            reward = _batched(acq, self.known)
+            reward = _batched(acq, self.known, self.problem.ref_point)
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
                 start = raw[int(np.argmax(reward(raw)))]
@@ -157,16 +171,16 @@ class MoboArs(ModelBasedOptimizer):
             visited, rewards = agent.rollout(env)
             best = int(np.argmax(rewards))
             proposals.append((float(rewards[best]), visited[best + 1, : self.problem.dim]))
+        if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
+            common = _batched(ehvi, self.known, self.problem.ref_point)(np.array([p for _, p in proposals]))
+            proposals = [(float(v), p) for v, (_, p) in zip(common, proposals, strict=True)]
         return self._select(proposals, n, rng)
 
     @property
     def resolved_reward(self) -> str:
-        """``ei`` or ``nehvi``; ``auto`` is qLogNEHVI up to :data:`NEHVI_MAX_OBJECTIVES` objectives and
-        scalarized EI beyond, where the hypervolume box decomposition makes every one of the agents' thousands of
-        acquisition calls slow (4 objectives: ~15x the time of scalarized EI per proposal)."""
-        if self.reward != "auto":
-            return self.reward
-        return "nehvi" if len(self.problem.objective_names) <= NEHVI_MAX_OBJECTIVES else "ei"
+        """``ehvi``, ``ei`` or ``nehvi``; ``auto`` is ``ehvi``: closed form, so its cost does not grow with the
+        number of objectives the way qLogNEHVI's MC box decompositions do (see conf/optimizer/mobo_ars.yaml)."""
+        return "ehvi" if self.reward == "auto" else self.reward
 
     # -- pieces -----------------------------------------------------------------------------------------------
     def _starts(self, rng: np.random.Generator) -> np.ndarray:
@@ -192,6 +206,11 @@ class MoboArs(ModelBasedOptimizer):
             sampler=sur.sampler(self.mc_samples),
             objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
         )
+
+    def _ehvi(self, sur: Surrogate) -> LogExpectedHypervolumeImprovement:
+        """Closed-form log EHVI over the observed feasible front (in the surrogate's output order)."""
+        front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
+        return LogExpectedHypervolumeImprovement(sur.model, sur.ref_point, front)
 
     def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
@@ -234,20 +253,26 @@ class MoboArs(ModelBasedOptimizer):
         return np.array(chosen)
 
 
-def _batched(acq: AcquisitionFunction, known: KnownObjectives | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """Evaluate a q=1 acquisition function on ``n x d`` points; non-finite values become a large penalty.
+def _batched(
+    acq: AcquisitionFunction, known: KnownObjectives | None = None, ref_point: tuple[float, ...] = ()
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Evaluate a q=1 acquisition function on ``n x d`` points; values are clamped to ``[LOG_FLOOR, 1e3]``.
 
-    With known costs, points that cannot fit the board get :data:`INFEASIBLE_REWARD` minus 100 per unit of
-    relative overshoot, so an agent that starts outside the feasible region is still led back into it.
+    With known costs, points that cannot fit the board or whose exact costs lie beyond the reference point get
+    :data:`INFEASIBLE_REWARD` minus 100 per unit of relative overshoot (the larger of the two), so an agent that
+    starts outside the region that can gain anything is still led back into it.
     """
 
     def reward(points: np.ndarray) -> np.ndarray:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = acq(torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)).numpy()
-        values = np.nan_to_num(values, nan=-1e3, neginf=-1e3, posinf=1e3)
+        values = np.clip(np.nan_to_num(values, nan=LOG_FLOOR, neginf=LOG_FLOOR, posinf=1e3), LOG_FLOOR, 1e3)
         if known is not None:
             over = known.excess(points)
+            if ref_point:
+                ref = np.asarray(ref_point, dtype=float)[list(known.columns)]
+                over = np.maximum(over, (known(points) / ref - 1.0).max(axis=1, initial=0.0))
             values = np.where(over > 0, INFEASIBLE_REWARD - 100.0 * over, values)
         return values
 
