@@ -295,15 +295,12 @@ def _reduces_spatial_only(node: fx.Node) -> bool:
 
 
 _GROUP_CACHE: OrderedDict[tuple, list[PruneGroup]] = OrderedDict()
-_GROUP_CACHE_SIZE = 64
+# architectures remembered; a search space's distinct architectures (the quickstart has 174) should all fit
+_GROUP_CACHE_SIZE = 2048
 
 
-def find_prune_groups_cached(model: nn.Module, example_input: torch.Tensor) -> list[PruneGroup]:
-    """:func:`find_prune_groups`, memoized on the model's structure (class, ``repr``, parameter shapes, input shape).
-
-    For costing many untrained candidates of one architecture family quickly (``Compressor.restructure``); the
-    training path always traces afresh. Returns copies, since removal updates ``PruneGroup.channels``.
-    """
+def _cached_groups(model: nn.Module, example_input: torch.Tensor) -> list[PruneGroup]:
+    """The memoized groups themselves (callers must not modify them)."""
     key = (
         type(model).__module__,
         type(model).__qualname__,
@@ -316,7 +313,22 @@ def find_prune_groups_cached(model: nn.Module, example_input: torch.Tensor) -> l
         while len(_GROUP_CACHE) > _GROUP_CACHE_SIZE:
             _GROUP_CACHE.popitem(last=False)
     _GROUP_CACHE.move_to_end(key)
-    return copy.deepcopy(_GROUP_CACHE[key])
+    return _GROUP_CACHE[key]
+
+
+def find_prune_groups_cached(model: nn.Module, example_input: torch.Tensor) -> list[PruneGroup]:
+    """:func:`find_prune_groups`, memoized on the model's structure (class, ``repr``, parameter shapes, input shape).
+
+    For costing many untrained candidates of one architecture family quickly (``Compressor.restructure``); the
+    training path always traces afresh. Returns copies, since removal updates ``PruneGroup.channels``.
+    """
+    return copy.deepcopy(_cached_groups(model, example_input))
+
+
+def prune_group_channels(model: nn.Module, example_input: torch.Tensor) -> tuple[int, ...]:
+    """The channel count of every prune group of ``model`` (memoized like :func:`find_prune_groups_cached`, no
+    copies): all a pruner's ``structure_key`` needs."""
+    return tuple(g.channels for g in _cached_groups(model, example_input))
 
 
 def _rank(node: fx.Node) -> int:

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 
 from core.datamodule import ArrayDataModule
 from core.errors import ConfigError, DatasetError
-from plugins.datasets.basic_motions import BasicMotions
+from plugins.datasets.aeon_bundled import AeonBundled
 from plugins.datasets.cifar10 import Cifar10, crop_and_flip
 from plugins.datasets.daliac import DaLiAc
 from tests.dataset_fixtures import write_cifar10_fixture, write_daliac_fixture
@@ -371,7 +371,7 @@ def test_daliac_parse_speed_large_file(tmp_path: Path) -> None:
 
 # -------------------------------------------------------------------------------------------------- BasicMotions
 def test_basic_motions_shapes() -> None:
-    ds = BasicMotions()
+    ds = AeonBundled("BasicMotions")
     assert ds.input_shape == (6, 100) and ds.num_classes == 4
     assert ds.classes == ["badminton", "running", "standing", "walking"]
     dm = ds.datamodule(batch_size=8, seed=0)
@@ -388,14 +388,14 @@ def test_basic_motions_shapes() -> None:
 def test_basic_motions_without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aeon.datasets", None)
     with pytest.raises(DatasetError, match="pip install aeon"):
-        _ = BasicMotions().input_shape
+        _ = AeonBundled("BasicMotions").input_shape
 
 
 def test_basic_motions_tiny_cnn_beats_chance() -> None:
     from plugins.models.small_cnn import SmallCNN
 
     torch.manual_seed(0)
-    ds = BasicMotions()
+    ds = AeonBundled("BasicMotions")
     dm = ds.datamodule(batch_size=8, seed=0)
     model = SmallCNN(depth=2, width=16, kernel_size=5, conv_dim=1).build(ds.input_shape, ds.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)

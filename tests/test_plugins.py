@@ -75,7 +75,7 @@ def _pip_install_target(src: Path, target: Path) -> None:
         ("optimizer", {"sobol", "random", "mobo_ars", "qlognehvi", "qlognparego", "turbo", "nsga2"}),
         ("agent", {"ars"}),
         ("hw", {"tflm"}),
-        ("dataset", {"digits", "array_file", "basic_motions", "cifar10", "daliac"}),
+        ("dataset", {"digits", "array_file", "aeon_bundled", "cifar10", "daliac"}),
         ("compressor", {"prune_structured", "prune_agp", "quant_int8", "quant_qat"}),
         ("model", {"small_cnn", "resnet", "mobilenetv3"}),
         ("executor", {"local", "process", "ray"}),

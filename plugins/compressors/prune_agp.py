@@ -22,7 +22,14 @@ import torch
 from torch import fx, nn
 
 from core.interfaces.compressor import Compressor
-from core.surgery import PruneGroup, find_prune_groups, find_prune_groups_cached, keep_count, prune_to
+from core.surgery import (
+    PruneGroup,
+    find_prune_groups,
+    find_prune_groups_cached,
+    keep_count,
+    prune_group_channels,
+    prune_to,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +124,7 @@ class AutomatedGradualPruning(Compressor):
         return model
 
     def structure_key(self, model: nn.Module, example_input: torch.Tensor) -> Hashable:
-        return tuple(
-            keep_count(g.channels, self.final_sparsity) for g in find_prune_groups_cached(model, example_input)
-        )
+        return tuple(keep_count(c, self.final_sparsity) for c in prune_group_channels(model, example_input))
 
     def callbacks(self) -> list[pl.Callback]:
         return [_AgpSchedule(self)]

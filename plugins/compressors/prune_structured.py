@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from core.interfaces.compressor import Compressor
-from core.surgery import find_prune_groups_cached, keep_count, prune_by_fraction
+from core.surgery import find_prune_groups_cached, keep_count, prune_by_fraction, prune_group_channels
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class StructuredPruning(Compressor):
 
     def structure_key(self, model: nn.Module, example_input: torch.Tensor) -> Hashable:
         """The channels kept per prune group, which is all that :meth:`restructure` changes."""
-        return tuple(keep_count(g.channels, self.sparsity) for g in find_prune_groups_cached(model, example_input))
+        return tuple(keep_count(c, self.sparsity) for c in prune_group_channels(model, example_input))
 
     def callbacks(self) -> list[pl.Callback]:
         return [_PruneDuringTraining(self)]
