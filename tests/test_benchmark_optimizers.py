@@ -11,8 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.optimizers import aggregate, log10_regret, main
-from benchmarks.problems import PROBLEMS, HypervolumeTracker, SyntheticProblem
+from benchmarks.optimizers import PROFILES, aggregate, log10_regret, main, method_config
+from benchmarks.problems import (
+    HELD_OUT_PROBLEMS,
+    MAX_HV,
+    PROBLEMS,
+    TUNING_PROBLEMS,
+    HypervolumeTracker,
+    SyntheticProblem,
+)
 from core.pareto import hypervolume
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +38,65 @@ def test_problem_wrapper_minimizes_with_positive_reference(name: str) -> None:
     raw, normalized = hypervolume(y, p.ref_raw), hypervolume(p.normalize(y), np.ones(p.num_objectives))
     assert raw == pytest.approx(normalized * np.prod(p.ref_raw), rel=1e-9, abs=1e-12)
     assert raw <= p.max_hv + 1e-9
+
+
+@pytest.mark.parametrize("name", HELD_OUT_PROBLEMS)
+def test_held_out_problem_builds_and_max_hv_beats_random_points(name: str) -> None:
+    p = SyntheticProblem.make(name)
+    expected = {"DTLZ2_m4": (7, 4), "DTLZ7_m4": (7, 4), "ZDT3": (6, 2), "DTLZ5_m3": (6, 3), "CarSideImpact": (7, 4)}
+    assert (p.dim, p.num_objectives) == expected[name]
+    assert p.ref_raw.shape == (p.num_objectives,) and np.all(p.ref_raw > 0)
+    y = p.evaluate_raw(np.random.default_rng(0).random((200, p.dim)))
+    assert y.shape == (200, p.num_objectives) and np.all(np.isfinite(y))
+    assert np.isfinite(p.max_hv) and p.max_hv > hypervolume(y, p.ref_raw) > 0
+
+
+def test_derived_max_hv_bounds_dense_front_samples() -> None:
+    """MAX_HV (BoTorch has none for DTLZ5/DTLZ7): the HV of a sample of the true front approaches it from below."""
+    p = SyntheticProblem.make("DTLZ5_m3")  # front: x_0 in [0, 1], the other inputs 0.5
+    x = np.hstack([np.linspace(0, 1, 200)[:, None], np.full((200, p.dim - 1), 0.5)])
+    hv = hypervolume(p.evaluate_raw(x), p.ref_raw)
+    assert p.max_hv == MAX_HV["DTLZ5_m3"] and p.max_hv - 0.1 < hv < p.max_hv
+    p = SyntheticProblem.make("DTLZ7_m4")  # front: x_3.. = 0 and each of x_0..x_2 where q(t) is a running maximum
+    t = np.linspace(0, 1, 100_001)
+    q = t / 2 * (1 + np.sin(3 * np.pi * t))
+    record = t[q >= np.maximum.accumulate(q)]
+    s = record[np.linspace(0, len(record) - 1, 5).astype(int)]
+    grid = np.stack(np.meshgrid(s, s, s, indexing="ij"), axis=-1).reshape(-1, 3)
+    hv = hypervolume(p.evaluate_raw(np.hstack([grid, np.zeros((len(grid), p.dim - 3))])), p.ref_raw)
+    assert p.max_hv == MAX_HV["DTLZ7_m4"] and 0.997 * p.max_hv < hv < p.max_hv
+
+
+def test_problem_sets_and_profiles() -> None:
+    assert PROBLEMS == TUNING_PROBLEMS + HELD_OUT_PROBLEMS and not set(TUNING_PROBLEMS) & set(HELD_OUT_PROBLEMS)
+    assert TUNING_PROBLEMS == ("BraninCurrin", "ZDT1", "DTLZ2", "VehicleSafety")
+    assert HELD_OUT_PROBLEMS == ("DTLZ2_m4", "DTLZ7_m4", "ZDT3", "DTLZ5_m3", "CarSideImpact")
+    heldout, quick = PROFILES["heldout"], PROFILES["quick"]
+    assert heldout.problems == HELD_OUT_PROBLEMS and heldout.seeds == (100, 101, 102, 103, 104)
+    assert (heldout.budget, heldout.n_init) == (60, 10)
+    assert quick.problems == TUNING_PROBLEMS and quick.seeds == (0, 1, 2)
+    assert PROFILES["paper"].problems == TUNING_PROBLEMS
+
+
+def test_resume_keeps_stored_runs_and_drops_an_old_tinyml_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = method_config("sobol", 4, 4)
+    run = {"problem": "ZDT3", "method": "sobol", "seed": 100, "budget": 2, "n_init": 4, "config": config,
+           "hv_history": [0.0, 100.0], "final_hv": 100.0, "max_hv": 128.8, "log10_regret": log10_regret(128.8, 100.0),
+           "proposal_times_s": [0.001, 0.001], "total_time_s": 0.1}  # fmt: skip
+    old = {"profile": "heldout", "synthetic": {"runs": [run]}, "tinyml": {"runs": [{"problem": "digits+small_cnn"}]}}
+    (tmp_path / "optimizers_heldout.json").write_text(json.dumps(old))
+    args = ["--profile", "heldout", "--problems", "ZDT3", "--methods", "sobol", "--budget", "2", "--n-init", "4",
+            "--seeds", "100", "--workers", "1", "--out-dir", str(tmp_path), "--resume"]  # fmt: skip
+    assert main(args) == 0
+    assert "resume: 1 of 1 runs already done" in capsys.readouterr().out
+    data = json.loads((tmp_path / "optimizers_heldout.json").read_text())
+    assert "tinyml" not in data and data["synthetic"]["runs"] == [run]
+    assert data["synthetic"]["settings"]["problems"] == ["ZDT3"]
+    md = (tmp_path / "optimizers_heldout.md").read_text()
+    assert "ZDT3" in md and "Held-out problems" in md and "TinyML" not in md
+    assert (tmp_path / "optimizers_heldout.png").stat().st_size > 0
 
 
 def test_hypervolume_tracker_matches_full_recomputation() -> None:
@@ -60,7 +126,7 @@ def test_aggregate_mean_and_std() -> None:
 def test_harness_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     budget, seeds, methods = 8, [0, 1], ["sobol", "random"]
     args = ["--problems", "BraninCurrin", "--methods", *methods, "--budget", str(budget), "--n-init", "4",
-            "--seeds", *map(str, seeds), "--workers", "2", "--no-tinyml", "--out-dir", str(tmp_path)]  # fmt: skip
+            "--seeds", *map(str, seeds), "--workers", "2", "--out-dir", str(tmp_path)]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.optimizers", *args],
         cwd=REPO,
