@@ -23,7 +23,7 @@ import torch
 from omegaconf import OmegaConf
 
 from benchmarks.machine import machine_info
-from benchmarks.optimizers import method_config
+from benchmarks.optimizers import expensive_evaluations, method_config
 from benchmarks.problems import PROBLEMS, SyntheticProblem
 from core.interfaces.optimizer import Problem
 from core.plugins import instantiate
@@ -36,7 +36,7 @@ def time_asks(method: str, problem_name: str, n: int, repeats: int) -> list[floa
     """Seconds per ``ask(1)`` after telling ``n`` evaluations of ``problem_name``."""
     problem = SyntheticProblem.make(problem_name)
     m = problem.num_objectives
-    opt = instantiate(OmegaConf.create(method_config(method, 10)), "optimizer")
+    opt = instantiate(OmegaConf.create(expensive_evaluations(method_config(method, 10))), "optimizer")
     opt.setup(Problem(problem.dim, tuple(f"f{i}" for i in range(m)), (1.0,) * m, 0))
     x = latin_hypercube(n, problem.dim, 1)
     opt.ask(min(n, 10))  # consume the initial design

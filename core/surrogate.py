@@ -15,6 +15,7 @@ only and adds the exact function as a BoTorch ``GenericDeterministicModel`` in a
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from abc import abstractmethod
 from typing import Any
@@ -97,6 +98,9 @@ class ModelBasedOptimizer(Optimizer):
         self._x = np.zeros((0, problem.dim))
         self._y = np.zeros((0, len(problem.objective_names)))
         self._feasible = np.zeros(0, dtype=bool)
+        self.proposal_s = 0.0  # wall time spent in propose()
+        self.trial_s = 0.0  # wall time from each ask's return to the tell that follows (the trials')
+        self._asked_at: float | None = None
 
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
@@ -111,12 +115,18 @@ class ModelBasedOptimizer(Optimizer):
             if self.n_observed < 2:  # nothing to model yet (e.g. every design point failed)
                 proposed = rng.random((rest, self.problem.dim))
             else:
+                t0 = time.perf_counter()
                 proposed = np.asarray(self.propose(rest, rng), dtype=float).reshape(rest, self.problem.dim)
+                self.proposal_s += time.perf_counter() - t0
             out.extend(np.clip(proposed, 0.0, 1.0))
             self._asked += rest
+        self._asked_at = time.perf_counter()
         return np.array(out, dtype=float).reshape(n, self.problem.dim)
 
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
+        if self._asked_at is not None:
+            self.trial_s += time.perf_counter() - self._asked_at
+            self._asked_at = None
         self._x = np.vstack([self._x, np.asarray(x, dtype=float)])
         self._y = np.vstack([self._y, np.asarray(y, dtype=float)])
         self._feasible = np.concatenate([self._feasible, np.asarray(feasible, dtype=bool)])
@@ -194,6 +204,8 @@ class ModelBasedOptimizer(Optimizer):
             "x": self._x.tolist(),
             "y": [[None if not math.isfinite(v) else v for v in row] for row in self._y.tolist()],
             "feasible": self._feasible.tolist(),
+            "proposal_s": self.proposal_s,
+            "trial_s": self.trial_s,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -205,6 +217,8 @@ class ModelBasedOptimizer(Optimizer):
             -1, m
         )
         self._feasible = np.array(state["feasible"], dtype=bool)
+        self.proposal_s = float(state.get("proposal_s", 0.0))
+        self.trial_s = float(state.get("trial_s", 0.0))
 
 
 class Surrogate:

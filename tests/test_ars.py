@@ -60,10 +60,15 @@ def _run(opt: MoboArs, rounds: int, n: int = 1) -> list[np.ndarray]:
     return asked
 
 
-@pytest.mark.parametrize(("reward", "global_agents"), [("ei", 0), ("ei", 1), ("nehvi", 1)])
-def test_mobo_ars_in_bounds_deterministic_and_resumable(reward: str, global_agents: int) -> None:
+@pytest.mark.parametrize(
+    ("reward", "global_agents", "select"),
+    [("ei", 0, "reward"), ("ei", 1, "ehvi"), ("nehvi", 1, "reward"), ("ehvi", 1, "ehvi"), ("auto", 0, "ehvi")],
+)
+def test_mobo_ars_in_bounds_deterministic_and_resumable(reward: str, global_agents: int, select: str) -> None:
     problem = Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=7)
-    kw = dict(n_init=4, n_agents=2, iterations=3, horizon=3, mc_samples=16, reward=reward, global_agents=global_agents)
+    kw = dict(
+        n_init=4, n_agents=2, iterations=3, horizon=3, mc_samples=16, reward=reward, global_agents=global_agents
+    ) | {"select": select}
     a, b = MoboArs(ARS(), **kw), MoboArs(ARS(), **kw)
     a.setup(problem)
     b.setup(problem)
@@ -87,10 +92,56 @@ def test_mobo_ars_rejects_bad_settings() -> None:
         MoboArs(ARS(), reward="ucb")
 
 
-def test_auto_reward_is_nehvi_up_to_three_objectives() -> None:
-    for m, expected in ((2, "nehvi"), (3, "nehvi"), (4, "ei")):
+def test_auto_reward_is_the_closed_form_ehvi_at_any_number_of_objectives() -> None:
+    for m, expected in ((2, "ehvi"), (3, "ehvi"), (4, "ehvi")):
         opt = MoboArs(ARS(), reward="auto")
         opt.setup(Problem(dim=2, objective_names=tuple(f"f{i}" for i in range(m)), ref_point=(1.0,) * m, seed=0))
         assert opt.resolved_reward == expected
     with pytest.raises(ValueError, match="global_agents"):
         MoboArs(ARS(), global_agents=-1)
+
+
+def test_time_share_serves_the_last_rounds_proposals_then_sobol_and_resumes_exactly() -> None:
+    """Instant trials put mobo_ars over its time share after one round: the next asks are that round's other
+    ranked proposals (no new round), then feasible Sobol' points; the queue survives a state round trip."""
+    problem = Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=3)
+    kw: dict = dict(n_init=4, n_agents=3, iterations=2, horizon=2, global_agents=1, time_share=1.0)
+    opt = MoboArs(ARS(), **kw)
+    opt.setup(problem)
+    _run(opt, 4)  # the initial design
+    first = opt.ask(1)
+    queued = [p.copy() for p in opt._queue]
+    assert queued, "the agents' other proposals are kept"
+    opt.tell(first, _branin_currin(first), np.ones(1, dtype=bool))
+    assert opt.proposal_s > opt.trial_s  # an instant trial: over the share
+    state = json.loads(json.dumps(opt.state_dict()))
+    twin = MoboArs(ARS(), **kw)
+    twin.setup(problem)
+    twin.load_state_dict(state)
+    served = []
+    for _ in range(len(queued) + 2):
+        x, y = opt.ask(1), twin.ask(1)
+        np.testing.assert_array_equal(x, y)
+        served.append(x[0])
+        for o in (opt, twin):
+            o.tell(x, _branin_currin(x), np.ones(1, dtype=bool))
+    np.testing.assert_array_equal(np.array(served[: len(queued)]), np.array(queued))
+    assert opt._fallback >= 2  # then Sobol' points
+
+
+def test_time_share_never_binds_when_trials_are_slow() -> None:
+    problem = Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=3)
+    opt = MoboArs(ARS(), n_init=4, n_agents=2, iterations=2, horizon=2, time_share=1.0)
+    opt.setup(problem)
+    _run(opt, 4)
+    for _ in range(3):
+        opt.trial_s += 1e6  # trials of days
+        x = opt.ask(1)
+        assert not any(np.array_equal(x[0], q) for q in opt._queue)
+        opt.tell(x, _branin_currin(x), np.ones(1, dtype=bool))
+    assert opt._fallback == 0
+
+
+def test_time_share_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="time_share"):
+        MoboArs(ARS(), time_share=0)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
 from core.interfaces.agent import Agent, Environment
-from core.interfaces.optimizer import KnownObjectives
+from core.interfaces.optimizer import KnownObjectives, Problem
 from core.log_ehvi import LogExpectedHypervolumeImprovement
 from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate
 
@@ -115,6 +116,10 @@ class MoboArs(ModelBasedOptimizer):
         global_agents: extra agents (beyond the paper) that start at the best of ``raw_samples`` scrambled Sobol'
             points by their acquisition value, so the ensemble also searches away from the current front.
         raw_samples: size of that Sobol' candidate set.
+        time_share: most seconds spent proposing per second of trial time, over the search so far (``None``: no
+            limit). When over it, the next point is the best one of the last round's agents not yet evaluated
+            (their ranked proposals are kept), or, once those are used up, the next feasible point of a scrambled
+            Sobol' sequence. Cheap trials then get cheap proposals; with trials of minutes it never binds.
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class MoboArs(ModelBasedOptimizer):
         global_agents: int = 0,
         raw_samples: int = 512,
         select: str = "reward",
+        time_share: float | None = None,
     ) -> None:
         super().__init__(n_init, known_costs)
         if not isinstance(agent, Agent):
@@ -141,6 +147,9 @@ class MoboArs(ModelBasedOptimizer):
         if select not in SELECTS:
             raise ValueError(f"select must be one of {', '.join(SELECTS)}, got {select!r}")
         self.select = select
+        if time_share is not None and not float(time_share) > 0:
+            raise ValueError(f"time_share must be > 0 or null, got {time_share!r}")
+        self.time_share = None if time_share is None else float(time_share)
         if min(n_agents, iterations, horizon, mc_samples) < 1 or max_step <= 0:
             raise ValueError("n_agents, iterations, horizon, mc_samples must be >= 1 and max_step > 0")
         self.agent = agent
@@ -151,7 +160,23 @@ class MoboArs(ModelBasedOptimizer):
             raise ValueError("global_agents must be >= 0 and raw_samples >= 1")
         self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
 
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        self._queue: list[np.ndarray] = []  # the last round's ranked proposals not yet asked
+        self._fallback = 0  # Sobol' points drawn while over the time share
+
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.time_share is not None and self.proposal_s > self.time_share * self.trial_s:
+            return self._cheap(n)
+        ranked = self._round(rng)
+        self._queue = ranked[n:] if self.time_share is not None else []
+        chosen = ranked[:n]
+        while len(chosen) < n:
+            chosen.append(rng.random(self.problem.dim))
+        return np.array(chosen)
+
+    def _round(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals."""
         sur = self.surrogate()
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
@@ -174,7 +199,30 @@ class MoboArs(ModelBasedOptimizer):
         if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
             common = _batched(ehvi, self.known, self.problem.ref_point)(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(common, proposals, strict=True)]
-        return self._select(proposals, n, rng)
+        return self._ranked(proposals)
+
+    def _cheap(self, n: int) -> np.ndarray:
+        """``n`` points without a new round: the queued proposals first, then feasible scrambled Sobol' points."""
+        out: list[np.ndarray] = []
+        while self._queue and len(out) < n:
+            point = self._queue.pop(0)
+            if self._new(point, out):
+                out.append(point)
+        sobol = qmc.Sobol(self.problem.dim, seed=self.problem.seed + 7919)
+        if self._fallback:
+            sobol.fast_forward(self._fallback)
+        known = self.known
+        while len(out) < n:
+            point = sobol.random(1)[0]
+            self._fallback += 1
+            fits = known is None or known.excess(point[None])[0] <= 0 or self._fallback % 64 == 0
+            if fits and self._new(point, out):
+                out.append(point)
+        return np.array(out)
+
+    def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
+        """Whether ``point`` differs from every observed and every already chosen point."""
+        return all(np.abs(point - t).max() > 1e-6 for t in [*self._x, *chosen])
 
     @property
     def resolved_reward(self) -> str:
@@ -234,23 +282,25 @@ class MoboArs(ModelBasedOptimizer):
 
         return features
 
-    def _select(self, proposals: list[tuple[float, np.ndarray]], n: int, rng: np.random.Generator) -> np.ndarray:
-        """The ``n`` best distinct proposals that fit the board (where known), never repeating an observed point;
-        random points fill any gap."""
+    def _ranked(self, proposals: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
+        """The distinct proposals that fit the board (where known), best first, never an observed point."""
         chosen: list[np.ndarray] = []
-        taken = list(self._x)
         known = self.known
         for _, point in sorted(proposals, key=lambda p: -p[0]):
             if known is not None and known.excess(point[None])[0] > 0:
                 continue
-            if all(np.abs(point - t).max() > 1e-6 for t in taken):
+            if self._new(point, chosen):
                 chosen.append(point)
-                taken.append(point)
-            if len(chosen) == n:
-                break
-        while len(chosen) < n:
-            chosen.append(rng.random(self.problem.dim))
-        return np.array(chosen)
+        return chosen
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "queue": [p.tolist() for p in self._queue], "fallback": self._fallback}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._queue = [np.asarray(p, dtype=float) for p in state.get("queue", [])]
+        self._fallback = int(state.get("fallback", 0))
 
 
 def _batched(
