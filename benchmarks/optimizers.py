@@ -172,13 +172,14 @@ def resolve_methods(
 
 
 # -- one run (executed in a worker process) -------------------------------------------------------------------------
-def _init_worker() -> None:
+def _init_worker(child: bool = True) -> None:
     """Worker setup: one torch thread (runs are parallel processes), quiet warnings and Lightning logs.
 
-    On Linux a worker also asks the kernel to end it when the parent dies, so a killed benchmark leaves no
-    orphaned runs behind.
+    On Linux a worker process (``child``) also asks the kernel to end it when the parent dies, so a killed
+    benchmark leaves no orphaned runs behind; runs in the benchmark's own process (one worker) do not, so a
+    benchmark started in the background outlives the shell that started it.
     """
-    if sys.platform.startswith("linux"):
+    if child and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             import ctypes
 
@@ -705,7 +706,7 @@ def execute_all(
 
     run = fn if fn is not None else this.execute
     if workers <= 1:
-        this._init_worker()
+        this._init_worker(child=False)
         for task in tasks:
             yield run(task)
         return

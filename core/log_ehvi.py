@@ -24,6 +24,7 @@ objectives, one vectorized pass per batch of candidates, whatever the number of 
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 from botorch.acquisition import AcquisitionFunction
@@ -124,7 +125,7 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         self.ref_point = ref_point
         if X_pending is not None and len(X_pending):
             with torch.no_grad():
-                believed = model.posterior(X_pending.unsqueeze(-2)).mean.squeeze(-2)
+                believed = cast(Any, model.posterior(X_pending.unsqueeze(-2))).mean.squeeze(-2)
             front = torch.cat([front, believed.to(front)], dim=0)
         self.lower, self.upper = cell_bounds(front, ref_point)
 
@@ -132,7 +133,7 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         """``log E[HVI]`` of each candidate: ``X`` is ``batch x 1 x d``; returns ``batch``."""
         if X.shape[-2] != 1:
             raise ValueError(f"LogExpectedHypervolumeImprovement is for q=1, got q={X.shape[-2]}")
-        posterior = self.model.posterior(X)
+        posterior: Any = self.model.posterior(X)  # mean and variance: GPyTorch and list posteriors
         mean = posterior.mean.squeeze(-2)
         std = posterior.variance.clamp_min(0.0).sqrt().squeeze(-2)
         return log_ehvi(mean, std, self.lower.to(mean), self.upper.to(mean))

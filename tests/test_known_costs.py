@@ -101,8 +101,10 @@ def _zdt1(x: np.ndarray) -> np.ndarray:
     return np.stack([x[:, 0], g * (1 - np.sqrt(x[:, 0] / g))], axis=1)
 
 
-def _run_known(seed: int, n: int = 14) -> np.ndarray:
-    opt = MoboArs(ARS(directions=4, top=2), n_init=8, n_agents=2, iterations=3, horizon=3, known_costs=True)
+def _run_known(seed: int, n: int = 14, time_share: float | None = None) -> np.ndarray:
+    opt = MoboArs(
+        ARS(directions=4, top=2), n_init=8, n_agents=2, iterations=3, horizon=3, known_costs=True, time_share=time_share
+    )
     opt.setup(
         Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=seed, known=_FirstCoordinate())
     )
@@ -117,10 +119,13 @@ def _run_known(seed: int, n: int = 14) -> np.ndarray:
     return np.array(xs)
 
 
-def test_mobo_ars_known_costs_never_proposes_what_cannot_fit_and_is_deterministic() -> None:
-    xs = _run_known(seed=3)
+@pytest.mark.parametrize("time_share", [None, 1.0])
+def test_mobo_ars_known_costs_never_proposes_what_cannot_fit_and_is_deterministic(time_share: float | None) -> None:
+    """Also under a time share, where instant trials make most proposals come from the queue and Sobol'."""
+    xs = _run_known(seed=3, n=20, time_share=time_share)
     assert (xs[8:, 0] <= 0.6 + 1e-12).all()  # every model-based proposal fits the board
-    assert np.array_equal(xs, _run_known(seed=3))
+    if time_share is None:
+        assert np.array_equal(xs, _run_known(seed=3, n=20))
 
 
 def test_known_costs_without_known_objectives_is_a_clear_error() -> None:

@@ -212,12 +212,19 @@ class MoboArs(ModelBasedOptimizer):
         if self._fallback:
             sobol.fast_forward(self._fallback)
         known = self.known
-        while len(out) < n:
-            point = sobol.random(1)[0]
-            self._fallback += 1
-            fits = known is None or known.excess(point[None])[0] <= 0 or self._fallback % 64 == 0
-            if fits and self._new(point, out):
-                out.append(point)
+        while len(out) < n:  # the next new point that fits the board (where known); if none of 1024, the nearest
+            best, best_over = None, np.inf
+            for _ in range(1024):
+                point = sobol.random(1)[0]
+                self._fallback += 1
+                if not self._new(point, out):
+                    continue
+                over = float(known.excess(point[None])[0]) if known is not None else 0.0
+                if over < best_over:
+                    best, best_over = point, over
+                if over <= 0:
+                    break
+            out.append(best if best is not None else np.random.default_rng(self._fallback).random(self.problem.dim))
         return np.array(out)
 
     def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
