@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from core.checkpoint import save_float
 from core.errors import TrialDiverged, TrialTimeout
 from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFactory, SearchLogger
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
@@ -161,12 +162,11 @@ def _param_count_any(model: torch.nn.Module) -> int:
 
 
 def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
-    """Pickle the whole (pruned, trained) float model to ``models/<trial>/float_model.pt`` for export; returns a
-    copy (a later compressor may change the model in place)."""
+    """Save the (pruned, trained) float model's weights to ``models/<trial>/float_model.pt`` for export
+    (:mod:`core.checkpoint`); returns a copy (a later compressor may change the model in place)."""
     import copy
 
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(model, out / "float_model.pt")
+    save_float(model, out)
     return copy.deepcopy(model).eval()
 
 

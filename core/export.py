@@ -2,7 +2,8 @@
 
 ``python -m core.export RUN_DIR [--trials 3 7 | --all]`` (needs the ``tflm`` extra). For each trial it:
 
-1. loads the trained, pruned float model the trial saved (``models/<id>/float_model.pt``) and the trial's config;
+1. rebuilds the trial's architecture from its config and loads the weights it saved (``models/<id>/float_model.pt``,
+   weights only: :mod:`core.checkpoint`);
 2. converts it with litert-torch (PT2E int8: per-channel weights, int8 input and output), calibrating on the
    trial's own calibration data, and strips the tensor names;
 3. measures it in the real TFLite-Micro interpreter: arena (head, tail, total), .tflite size, and the int8
@@ -22,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 
+from core.checkpoint import load_float
+from core.errors import TinymooError
 from core.int8 import calibration_batches
 from core.interfaces import DatasetPlugin, HardwareTarget
 from core.plugins import instantiate
@@ -57,7 +59,7 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     out = run_dir / "models" / str(trial_id)
     manifest = json.loads((out / "manifest.json").read_text())
     cfg = OmegaConf.create(manifest["config"])
-    model = torch.load(out / "float_model.pt", weights_only=False).eval()
+    model = load_float(out, cfg)
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
@@ -162,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, ids = parsed
     records = []
     for trial_id in ids:
-        record = export_trial(run_dir, trial_id)
+        try:
+            record = export_trial(run_dir, trial_id)
+        except TinymooError as exc:
+            print(f"tinymoo: error: trial {trial_id}: {exc}", file=sys.stderr)
+            return 2
         records.append(record)
         print(
             f"trial {trial_id}: {record['tflite_bytes']} B flash (estimated {record['estimated_flash_bytes']}), "

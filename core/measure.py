@@ -14,6 +14,9 @@ from typing import Any
 
 import torch
 
+from core.checkpoint import load_float
+from core.errors import TinymooError
+
 
 def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     """The real size and arena of one trial's model, and the search's estimate of them."""
@@ -33,7 +36,7 @@ def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
         cfg = OmegaConf.create(manifest["config"])
         dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
         shape = tuple(dataset.input_shape)
-        model = torch.load(out / "float_model.pt", weights_only=False).eval()
+        model = load_float(out, cfg)
         data = convert_int8(model, shape, [torch.randn(8, *shape, generator=torch.Generator().manual_seed(0))])
         source = "float_model.pt"
     arena = arena_use(data)
@@ -57,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     if parsed is None:
         return 2
     run_dir, ids = parsed
-    records = [measure_trial(run_dir, t) for t in ids]
+    try:
+        records = [measure_trial(run_dir, t) for t in ids]
+    except TinymooError as exc:
+        print(f"tinymoo: error: {exc}", file=sys.stderr)
+        return 2
     print("| trial | source | .tflite [B] | estimated flash [B] | arena head / tail / total [B] | estimated SRAM [B] |")
     print("|---|---|---:|---:|---:|---:|")
     for r in records:

@@ -7,6 +7,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from core.checkpoint import load_float
 from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
 from core.surgery import find_prune_groups, keep_count
@@ -51,7 +52,7 @@ def test_agp_trial_leaves_one_minus_s_of_every_group(make_cfg, tmp_path) -> None
     factory, shape = instantiate(cfg.model), (1, 8, 8)
     x = torch.zeros(1, *shape)
     original = {tuple(g.producers): g.channels for g in find_prune_groups(factory.build(shape, 10).eval(), x)}
-    pruned = torch.load(tmp_path / "models" / "0" / "float_model.pt", weights_only=False)
+    pruned = load_float(tmp_path / "models" / "0", spec.config)  # weights only, strictly into the rebuilt net
     after = {tuple(g.producers): g.channels for g in find_prune_groups(pruned, x)}
     assert after.keys() == original.keys() and len(after) >= 3
     assert all(after[k] == keep_count(original[k], s) for k in original)  # (1 - s) of every group, rounded

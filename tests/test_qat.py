@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import logging
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from core.checkpoint import load_float
 from core.evaluate import evaluate_trial, quiet_lightning
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.training import LitClassifier, accuracy
@@ -292,7 +294,7 @@ def test_qat_trial_is_at_least_as_accurate_as_post_training_int8(trials) -> None
     assert _quantized(int8)
     # the deployable float model is a plain float module, the pruned QAT-trained network
     out = trials["qat_dir"] / "models" / "0"
-    float_model = torch.load(out / "float_model.pt", weights_only=False)
+    float_model = load_float(out, json.loads((out / "manifest.json").read_text())["config"])
     assert _float_only(float_model)
     assert sum(p.numel() for p in float_model.parameters()) < qat.metrics["params_before"]
     ds = Digits()

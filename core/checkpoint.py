@@ -1,0 +1,81 @@
+"""The trial's deployable float model on disk: weights only, the architecture rebuilt from the trial's config.
+
+A run directory is meant to be shared and downloaded, so nothing in it may run code when it is loaded: the
+trained, pruned float model is saved as a state dict (``models/<trial>/float_model.pt``) and read back with
+``torch.load(..., weights_only=True)``. Its architecture comes from the trial's manifest: the model factory with
+the trial's config, then each compressor's ``restructure`` (the pruned channel counts, as for known costs), and
+the saved tensors are loaded into it strictly, so a file whose shapes do not match is refused.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from core.errors import TinymooError
+from core.interfaces import Compressor, DatasetPlugin, ModelFactory
+from core.plugins import instantiate
+
+FLOAT_MODEL = "float_model.pt"
+
+
+class CheckpointError(TinymooError):
+    """A saved model that cannot be loaded safely or does not match the trial's architecture."""
+
+
+def save_float(model: nn.Module, out: Path) -> None:
+    """Save the trained float model's weights (a state dict of tensors) to ``out/float_model.pt``."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / FLOAT_MODEL)
+
+
+def rebuild(cfg: DictConfig | dict[str, Any]) -> nn.Module:
+    """The untrained architecture of a trial: the model factory, then every compressor's ``restructure``."""
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
+    shape = tuple(dataset.input_shape)
+    factory: ModelFactory = instantiate(cfg.model, "model")
+    model = factory.build(shape, int(dataset.num_classes)).eval()
+    example = torch.zeros(1, *shape)
+    nodes = cfg.get("compressor") or {}
+    for name, node in nodes.items():
+        compressor: Compressor = instantiate(node, "compressor", key=f"compressor.{name}")
+        model = compressor.restructure(model, example)
+    return model.eval()
+
+
+def load_float(out: Path, cfg: DictConfig | dict[str, Any]) -> nn.Module:
+    """The trial's float model: :func:`rebuild` with the weights of ``out/float_model.pt`` (weights only).
+
+    Raises:
+        CheckpointError: the file is missing, is not a plain state dict of tensors (e.g. a pickled object,
+            which is refused without running it), or does not fit the rebuilt architecture.
+    """
+    path = out / FLOAT_MODEL
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist: the trial saved no float model (did it finish?).")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(
+            f"{path} is not a plain state dict of tensors and was not loaded (nothing in it was run): "
+            f"{str(exc).splitlines()[0]}. Only weights written by tinymoo's own trials are accepted; rerun the "
+            "trial to regenerate it."
+        ) from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} holds {type(state).__name__}, not a state dict of tensors.")
+    model = rebuild(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{path} does not fit the architecture rebuilt from the trial's config (the model factory, then each "
+            f"compressor's restructure): {str(exc).splitlines()[0]}. A compressor that changes shapes must "
+            "implement Compressor.restructure."
+        ) from exc
+    return model.eval()
