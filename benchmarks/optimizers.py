@@ -621,12 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path = Path(args.out_dir) / f"optimizers_{args.profile}.json"
     old: dict[str, Any] = json.loads(json_path.read_text()) if json_path.exists() else {}
     if args.report_only:
-        if not old:
-            print(f"error: {json_path} does not exist", file=sys.stderr)
-            return 2
-        write_reports(json_path, old)
-        print(f"wrote {json_path.with_suffix('.md')} and {json_path.with_suffix('.png')}")
-        return 0
+        return rewrite_reports(json_path, old, write_reports)
 
     n_init = args.n_init or profile.n_init
     settings = {
@@ -680,6 +675,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {json_path}, {json_path.with_suffix('.md').name}, {json_path.with_suffix('.png').name}")
     print(json_path.with_suffix(".md").read_text())
     return 1 if n_failed else 0
+
+
+def rewrite_reports(json_path: Path, data: dict[str, Any], write: Callable[[Path, dict[str, Any]], None]) -> int:
+    """``--report-only``: rewrite the .md and .png from the stored results; exit status 2 when there are none."""
+    if not data:
+        print(f"error: {json_path} does not exist", file=sys.stderr)
+        return 2
+    write(json_path, data)
+    print(f"wrote {json_path.with_suffix('.md')} and {json_path.with_suffix('.png')}")
+    return 0
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -52,10 +52,12 @@ from benchmarks.optimizers import (
     OUT_DIR,
     REPO,
     _init_size,
+    _interrupt,
     _mean_std,
     compose_config,
     execute_all,
     resolve_methods,
+    rewrite_reports,
     write_json,
 )
 
@@ -410,6 +412,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=OUT_DIR, help=f"default: {OUT_DIR.relative_to(REPO)}")
     p.add_argument("--resume", action="store_true", help="keep finished runs of the JSON and skip them")
     p.add_argument("--report-only", action="store_true", help="only rewrite the .md and .png from the JSON")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="with --resume: also keep the matching runs of these result files (a benchmark split across processes "
+        "or machines with --tasks/--seeds/--out-dir)",
+    )
     return p.parse_args(argv)
 
 
@@ -432,11 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path = Path(args.out_dir) / f"tinyml_{args.profile}.json"
     old: dict[str, Any] = json.loads(json_path.read_text()) if json_path.exists() else {}
     if args.report_only:
-        if not old:
-            print(f"error: {json_path} does not exist", file=sys.stderr)
-            return 2
-        write_reports(json_path, old)
-        return 0
+        return rewrite_reports(json_path, old, write_reports)
     n_init = args.n_init or profile.n_init
     settings = {
         "budget": args.budget or profile.budget,
@@ -461,10 +467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     keep = ("budget", "n_init", "reference", "config")
     if args.resume:  # keep runs made with the same settings (a retuned method's runs are redone)
-        for r in old.get("runs", []):
+        merged = [r for f in args.merge for r in json.loads(Path(f).read_text()).get("runs", [])]
+        for r in [*old.get("runs", []), *merged]:
             spec_config = configs.get(r["method"])
             same = r["problem"] in references and r.get("reference") == references[r["problem"]]
-            if same and spec_config == r.get("config") and all(r.get(k) == settings.get(k) for k in keep[:2]):
+            fresh = _key(r) not in {_key(k) for k in data["runs"]}
+            if fresh and same and spec_config == r.get("config") and all(r.get(k) == settings.get(k) for k in keep[:2]):
                 data["runs"].append(r)
     done = {_key(r) for r in data["runs"]}
     specs = [
@@ -516,10 +524,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         save()
         write_reports(json_path, data)
     return 1 if data["failed"] else 0
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":
