@@ -21,7 +21,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, ListConfig
 
-from core.errors import ConfigError, PluginError
+from core.errors import ConfigError, PluginError, TinymooError
 
 # config group (as used on the command line) -> entry-point group suffix and interface
 GROUPS: dict[str, str] = {
@@ -145,6 +145,8 @@ def instantiate(node: DictConfig | dict[str, Any], group: str, key: str | None =
         return hydra_instantiate(node, _convert_="all", **kwargs)
     except Exception as exc:  # the constructor rejected its arguments
         cause = exc.__cause__ or exc
+        if isinstance(cause, TinymooError):  # the plugin named the bad key itself
+            raise cause from None
         raise PluginError(f"Config key '{key}': could not build {target}: {type(cause).__name__}: {cause}") from exc
 
 

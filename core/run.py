@@ -1,6 +1,6 @@
 """The Hydra app: ``python -m core.run [group=option ...] [key=value ...]`` runs one search.
 
-With no arguments it runs the quickstart: Sobol search over a small CNN on scikit-learn's digits, costed on an
+With no arguments it runs the quickstart: a mobo_ars search over a small CNN on scikit-learn's digits, costed on an
 STM32F4. Bad input exits with status 2 and one paragraph; ``hydra.verbose=true`` shows the traceback.
 """
 

@@ -42,6 +42,14 @@ class SearchOutcome:
     run_dir: Path
 
 
+def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
+    """The integer at dotted ``key``, or a :class:`ConfigError` naming the key (``2.5`` and ``abc`` are refused)."""
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, ...]) -> dict[str, float]:
     """Reference value per objective: the board's, overridden by ``search.reference.<name>`` when set."""
     ref = hw.reference()
@@ -79,9 +87,12 @@ class Search:
         self.run_dir = Path(run_dir)
         self.evaluate = evaluate
         self.show_progress = bool(cfg.search.progress) if show_progress is None else show_progress
-        self.n_trials = int(cfg.search.n_trials)
-        if self.n_trials < 1:
-            raise ConfigError("search.n_trials", f"must be >= 1, got {self.n_trials}")
+        self.n_trials = config_int(cfg, "search.n_trials", 1)
+        config_int(cfg, "seed", 0)
+        for key in ("search.max_attempts", "trainer.max_epochs", "trainer.batch_size"):
+            config_int(cfg, key, 1)
+        if cfg.search.get("batch_size") is not None:
+            config_int(cfg, "search.batch_size", 1)
         self.objectives = validate_objectives(cfg.search.objectives)
         self.space = SearchSpace.from_config(cfg.search_space.get("params"), cfg)
         self.hw: HardwareTarget = instantiate(cfg.hw, "hw")
@@ -100,13 +111,9 @@ class Search:
         factory: ModelFactory = instantiate(self.cfg.model, "model")
         _ = factory
         build_compressors(self.cfg)
-        for key in ("trainer.max_epochs", "trainer.batch_size", "search.trial_timeout_s", "search.max_attempts"):
-            value = OmegaConf.select(self.cfg, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(key, f"must be a positive number, got {value!r}")
-        batch = self.cfg.search.get("batch_size")
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-            raise ConfigError("search.batch_size", f"must be a positive integer or null, got {batch!r}")
+        value = OmegaConf.select(self.cfg, "search.trial_timeout_s")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {value!r}")
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:

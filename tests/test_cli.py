@@ -63,7 +63,15 @@ def test_end_to_end_four_trials(tmp_path) -> None:
         (["optimizer._target_=os.system"], ["Config key 'optimizer._target_'", "not a registered",
                                             "plugins.optimizers.sobol.SobolSearch"]),
         (["search.objectives=[error,energy]"], ["Config key 'search.objectives'", "Valid choices: error, flash"]),
-        (["search.n_trials=0"], ["Config key 'search.n_trials': must be >= 1"]),
+        (["search.n_trials=0"], ["Config key 'search.n_trials': must be an integer >= 1"]),
+        (["search.n_trials=abc"], ["Config key 'search.n_trials': must be an integer >= 1, got 'abc' (str)"]),
+        (["search.n_trials=2.5"], ["Config key 'search.n_trials': must be an integer >= 1, got 2.5 (float)"]),
+        (["seed=abc"], ["Config key 'seed': must be an integer >= 0, got 'abc'"]),
+        (["search.batch_size=abc"], ["Config key 'search.batch_size': must be an integer >= 1"]),
+        (["trainer.max_epochs=1.5"], ["Config key 'trainer.max_epochs': must be an integer >= 1"]),
+        (["hw.core=z80"], ["Config key 'hw.core': unknown CPU core 'z80'", "Valid choices: cortex-m0", "xtensa-lx6"]),
+        (["hw.flash_bytes=lots"], ["Config key 'hw.flash_bytes': must be an integer >= 1, got 'lots'"]),
+        (["hw.clock_hz=-5"], ["Config key 'hw.clock_hz': must be a number > 0, got -5"]),
     ],
 )  # fmt: skip
 def test_bad_input_gives_one_paragraph(tmp_path, args, fragments) -> None:

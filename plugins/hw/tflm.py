@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from core.errors import ConfigError
 from core.interfaces.hardware import Cost, HardwareTarget
 from core.tflm_planner import Buffer, plan
 from plugins.hw.tflite_lowering import LoweredGraph, lower
@@ -52,6 +53,22 @@ FLATBUFFER_FIXED_BYTES = 740
 FLATBUFFER_OP_BYTES = 248
 
 KERNELS = ("cmsis-nn", "reference")
+# CPU cores a board may name (the cost model uses clock_hz and cycles_per_mac; the core documents the board)
+CORES = (
+    "cortex-m0",
+    "cortex-m0plus",
+    "cortex-m3",
+    "cortex-m4",
+    "cortex-m4f",
+    "cortex-m7",
+    "cortex-m23",
+    "cortex-m33",
+    "cortex-m55",
+    "cortex-m85",
+    "xtensa-lx6",
+    "xtensa-lx7",
+    "riscv32",
+)
 MEASURE_MODES = ("estimate", "tflm")
 
 
@@ -132,6 +149,18 @@ class TflmTarget(HardwareTarget):
         pointer_bytes: int = 4,
         measure: str = "estimate",
     ) -> None:
+        if core not in CORES:
+            raise ConfigError("hw.core", f"unknown CPU core {core!r}", choices=CORES)
+        sizes = {"flash_bytes": flash_bytes, "sram_bytes": sram_bytes, "max_macs": max_macs}
+        sizes |= {"runtime_flash_bytes": runtime_flash_bytes, "reserved_sram_bytes": reserved_sram_bytes}
+        for key, value in sizes.items():
+            low = 0 if key.startswith(("runtime", "reserved")) else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"hw.{key}", f"must be an integer >= {low}, got {value!r}")
+        rates = {"clock_hz": clock_hz, "cycles_per_mac": cycles_per_mac, "max_latency_s": max_latency_s}
+        for key, number in rates.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
+                raise ConfigError(f"hw.{key}", f"must be a number > 0, got {number!r}")
         if flash_bytes <= runtime_flash_bytes or sram_bytes <= reserved_sram_bytes:
             raise ValueError(
                 f"board {name}: runtime_flash_bytes/reserved_sram_bytes leave no room "
