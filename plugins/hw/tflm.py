@@ -68,6 +68,7 @@ CORES = (
     "xtensa-lx6",
     "xtensa-lx7",
     "riscv32",
+    "x86-64",  # the host build of TFLM, which the cost model is checked against
 )
 MEASURE_MODES = ("estimate", "tflm")
 
