@@ -117,9 +117,11 @@ class MoboArs(ModelBasedOptimizer):
             points by their acquisition value, so the ensemble also searches away from the current front.
         raw_samples: size of that Sobol' candidate set.
         time_share: most seconds spent proposing per second of trial time, over the search so far (``None``: no
-            limit). When over it, the next point is the best one of the last round's agents not yet evaluated
-            (their ranked proposals are kept), or, once those are used up, the next feasible point of a scrambled
-            Sobol' sequence. Cheap trials then get cheap proposals; with trials of minutes it never binds.
+            limit). When over it, no agents are trained: the next point is the best of the last round's costed
+            candidates (``pool_size`` of the points its rollouts and raw sets visited) by the log EHVI of a
+            surrogate refit on all observations, or, once those are used up, a feasible scrambled Sobol' point.
+            Cheap trials then get cheap proposals; with trials of minutes it never binds.
+        pool_size: candidates kept from each round for those cheap asks.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class MoboArs(ModelBasedOptimizer):
         raw_samples: int = 512,
         select: str = "reward",
         time_share: float | None = None,
+        pool_size: int = 128,
     ) -> None:
         super().__init__(n_init, known_costs)
         if not isinstance(agent, Agent):
@@ -150,6 +153,9 @@ class MoboArs(ModelBasedOptimizer):
         if time_share is not None and not float(time_share) > 0:
             raise ValueError(f"time_share must be > 0 or null, got {time_share!r}")
         self.time_share = None if time_share is None else float(time_share)
+        if int(pool_size) < 1:
+            raise ValueError(f"pool_size must be >= 1, got {pool_size}")
+        self.pool_size = int(pool_size)
         if min(n_agents, iterations, horizon, mc_samples) < 1 or max_step <= 0:
             raise ValueError("n_agents, iterations, horizon, mc_samples must be >= 1 and max_step > 0")
         self.agent = agent
@@ -162,15 +168,13 @@ class MoboArs(ModelBasedOptimizer):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
-        self._queue: list[np.ndarray] = []  # the last round's ranked proposals not yet asked
+        self._pool = np.zeros((0, problem.dim))  # the last round's costed candidates, for cheap asks
         self._fallback = 0  # Sobol' points drawn while over the time share
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
         if self.time_share is not None and self.proposal_s > self.time_share * self.trial_s:
             return self._cheap(n)
-        ranked = self._round(rng)
-        self._queue = ranked[n:] if self.time_share is not None else []
-        chosen = ranked[:n]
+        chosen = self._round(rng)[:n]
         while len(chosen) < n:
             chosen.append(rng.random(self.problem.dim))
         return np.array(chosen)
@@ -183,10 +187,12 @@ class MoboArs(ModelBasedOptimizer):
         shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
         features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
+        pool: list[np.ndarray] = []  # every point the rollouts and the global agents' raw sets visited
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
         for start in starts:
             acq = shared if shared is not None else self._scalarized_ei(sur)
             reward = _batched(acq, self.known, self.problem.ref_point)
+            raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
                 start = raw[int(np.argmax(reward(raw)))]
@@ -196,18 +202,35 @@ class MoboArs(ModelBasedOptimizer):
             visited, rewards = agent.rollout(env)
             best = int(np.argmax(rewards))
             proposals.append((float(rewards[best]), visited[best + 1, : self.problem.dim]))
+            pool.extend(visited[1:, : self.problem.dim])
+            if raw is not None:
+                pool.extend(raw)
+        common = _batched(ehvi, self.known, self.problem.ref_point)
         if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
-            common = _batched(ehvi, self.known, self.problem.ref_point)(np.array([p for _, p in proposals]))
-            proposals = [(float(v), p) for v, (_, p) in zip(common, proposals, strict=True)]
+            values = common(np.array([p for _, p in proposals]))
+            proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
+        if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
+            points = np.array(pool)
+            values = common(points)
+            keep = np.argsort(-values, kind="stable")[: self.pool_size]
+            self._pool = points[keep[values[keep] > LOG_FLOOR]]
         return self._ranked(proposals)
 
     def _cheap(self, n: int) -> np.ndarray:
-        """``n`` points without a new round: the queued proposals first, then feasible scrambled Sobol' points."""
+        """``n`` points without training agents: the last round's candidate pool, re-ranked by the log EHVI of a
+        surrogate refit on every observation so far (their costs are cached, so this costs a GP fit); once the
+        pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
-        while self._queue and len(out) < n:
-            point = self._queue.pop(0)
-            if self._new(point, out):
-                out.append(point)
+        if len(self._pool):
+            values = _batched(self._ehvi(self.surrogate()), self.known, self.problem.ref_point)(self._pool)
+            used = []
+            for i in np.argsort(-values, kind="stable"):
+                if len(out) == n:
+                    break
+                if values[i] > LOG_FLOOR and self._new(self._pool[i], out):
+                    out.append(self._pool[i])
+                    used.append(i)
+            self._pool = np.delete(self._pool, used, axis=0)
         sobol = qmc.Sobol(self.problem.dim, seed=self.problem.seed + 7919)
         if self._fallback:
             sobol.fast_forward(self._fallback)
@@ -302,11 +325,11 @@ class MoboArs(ModelBasedOptimizer):
 
     # -- state ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "queue": [p.tolist() for p in self._queue], "fallback": self._fallback}
+        return {**super().state_dict(), "pool": self._pool.tolist(), "fallback": self._fallback}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._queue = [np.asarray(p, dtype=float) for p in state.get("queue", [])]
+        self._pool = np.asarray(state.get("pool", []), dtype=float).reshape(-1, self.problem.dim)
         self._fallback = int(state.get("fallback", 0))
 
 
