@@ -465,14 +465,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "failed": [],
         "runs": [],
     }
-    keep = ("budget", "n_init", "reference", "config")
     if args.resume:  # keep runs made with the same settings (a retuned method's runs are redone)
         merged = [r for f in args.merge for r in json.loads(Path(f).read_text()).get("runs", [])]
         for r in [*old.get("runs", []), *merged]:
-            spec_config = configs.get(r["method"])
-            same = r["problem"] in references and r.get("reference") == references[r["problem"]]
-            fresh = _key(r) not in {_key(k) for k in data["runs"]}
-            if fresh and same and spec_config == r.get("config") and all(r.get(k) == settings.get(k) for k in keep[:2]):
+            same = (
+                r["problem"] in references
+                and r.get("reference") == references[r["problem"]]
+                and r.get("config") == configs.get(r["method"])
+                and all(r.get(k) == settings[k] for k in ("budget", "n_init"))
+            )
+            if same and _key(r) not in {_key(k) for k in data["runs"]}:
                 data["runs"].append(r)
     done = {_key(r) for r in data["runs"]}
     specs = [
