@@ -39,6 +39,25 @@ class DatasetError(TinymooError):
     """A dataset is missing, truncated or malformed."""
 
 
+class RunDirError(TinymooError):
+    """A run directory cannot be used as asked: busy, unreadable, not writable, or holding another search's files.
+
+    Args:
+        path: the file or directory concerned.
+        problem: what is wrong with it.
+        hint: what to do instead (one sentence).
+    """
+
+    def __init__(self, path: object, problem: str, hint: str | None = None) -> None:
+        self.path = str(path)
+        text = f"Run directory file '{path}': {problem}"
+        if not text.endswith("."):
+            text += "."
+        if hint:
+            text += " " + hint
+        super().__init__(text)
+
+
 class PluginError(TinymooError):
     """A plugin failed to load or does not implement its interface."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from core.errors import ConfigError
+from core.errors import ConfigError, RunDirError
 from core.evaluate import build_compressors, evaluate_trial
 from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
 from core.interfaces.optimizer import Problem
@@ -28,6 +29,7 @@ from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
 from core.progress import SearchProgress
 from core.report import front_hypervolume, write_outputs
+from core.run_dir import RunLock, check_for_new, check_for_resume, storage_error
 from core.space import SearchSpace
 from core.store import STORE_NAME, Store
 
@@ -117,20 +119,46 @@ class Search:
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
-        """Run (or resume) the search to ``n_trials`` finished trials; always writes the reports."""
+        """Run (or resume) the search to ``n_trials`` finished trials; always writes the reports.
+
+        The run directory is locked for the whole search (:class:`core.run_dir.RunLock`). A directory that cannot
+        be used as asked (busy, an unreadable store, an earlier search's files, a refused write) raises
+        :class:`core.errors.RunDirError` without changing what is stored.
+        """
+        try:
+            self._check_run_dir()  # before the lock file is created: a refused resume leaves the directory as it was
+            with RunLock(self.run_dir):
+                return self._run_locked()
+        except (OSError, sqlite3.OperationalError) as exc:
+            error = storage_error(exc, self.run_dir)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _check_run_dir(self) -> None:
+        (check_for_resume if bool(self.cfg.search.resume) else check_for_new)(self.run_dir)
+
+    def _run_locked(self) -> SearchOutcome:
+        self._check_run_dir()  # again, now that no other search can change it
         store = Store(self.run_dir / STORE_NAME)
-        wall_start = time.time()
         try:
             self._open(store)
+        except BaseException:
+            store.close()
+            raise
+        wall_start = time.time()
+        try:
             self.logger.start(str(self.run_dir), OmegaConf.to_container(self.cfg, resolve=True))  # type: ignore[arg-type]
             with SearchProgress(self.n_trials, enabled=self.show_progress) as progress:
                 progress.update(store.counts(), self._hypervolume(store))
                 self._loop(store, progress)
         finally:
-            store.set_meta("wall_time_s", float(store.get_meta("wall_time_s", 0.0)) + time.time() - wall_start)
-            summary = write_outputs(store, self.run_dir)
-            store.close()
-            self.executor.close()
+            try:
+                store.set_meta("wall_time_s", float(store.get_meta("wall_time_s", 0.0)) + time.time() - wall_start)
+                summary = write_outputs(store, self.run_dir)
+            finally:
+                store.close()
+                self.executor.close()
         self.logger.finish(summary)
         if self.show_progress:
             SearchProgress.print_pareto(self.run_dir, summary)
@@ -188,7 +216,15 @@ class Search:
                 )
             state = store.get_meta("optimizer_state")
             if state is not None:
-                self.optimizer.load_state_dict(state)
+                try:
+                    self.optimizer.load_state_dict(state)
+                except Exception as exc:  # a plugin may raise anything on a state it cannot read
+                    raise RunDirError(
+                        store.path,
+                        f"holds an optimizer state that {type(self.optimizer).__name__} cannot load "
+                        f"({type(exc).__name__}: {exc}), so the search cannot be resumed; nothing was changed",
+                        hint="Restore the file from a backup, or start a new search in a new hydra.run.dir.",
+                    ) from exc
             untold = set(store.untold_ids())
             self._carry = [r for r in store.results() if r.trial_id in untold]
             if not store.results([TrialStatus.PENDING]):

@@ -44,6 +44,45 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_TABLES = {"trials", "meta"}
+
+
+def read_only_check(path: str | Path) -> str | None:
+    """What makes ``path`` unusable as a store (empty, not SQLite, corrupt, unreadable metadata), or None.
+
+    The file is opened read-only, so checking changes nothing on disk. (Without a ``-wal`` file it is opened as
+    immutable, which creates no ``-wal``/``-shm`` either; a ``-wal`` left by a killed search is read as SQLite's
+    recovery would.)
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            return "is empty (0 bytes)"
+        wal = path.with_name(path.name + "-wal").exists()
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+    except (OSError, sqlite3.Error) as exc:
+        return f"cannot be opened ({exc})"
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not _TABLES <= tables:
+            return f"is an SQLite file without tinymoo's tables {sorted(_TABLES - tables)}"
+        check = db.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            return f"is corrupt (SQLite's quick_check: {check[0] if check else 'no answer'})"
+        for key, value in db.execute("SELECT key, value FROM meta"):
+            try:
+                json.loads(value)
+            except ValueError:
+                return f"holds unreadable metadata '{key}' (not JSON)"
+        for (tid,) in db.execute("SELECT trial_id FROM trials WHERE json_valid(x)=0 OR json_valid(params)=0"):
+            return f"holds an unreadable trial {tid} (its point is not JSON)"
+    except sqlite3.Error as exc:
+        return f"is not a readable tinymoo store ({exc})"
+    finally:
+        db.close()
+    return None
+
+
 class Store:
     """A run's trials and metadata in ``<run_dir>/trials.db``."""
 
