@@ -14,11 +14,41 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset, default_collate
 
+from core.errors import DatasetError
+
 #: A train-time augmentation: takes one normalized input batch (``B x C x ...``) and a seeded generator, returns
 #: the augmented batch of the same shape. It must draw all its randomness from the generator (reproducibility).
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 SPLITS = ("train", "val", "test")
+MIN_SAMPLES = 10  # fewer samples give no meaningful validation accuracy
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, chunk: int = 4096) -> None:
+    """Refuse data no search can learn from: NaN/Inf inputs, fewer than 2 classes, or too few samples.
+
+    Raises :class:`DatasetError` (one paragraph); the finiteness check runs over chunks, without a float copy.
+    """
+    if len(x) != len(y):
+        raise DatasetError(f"Config key 'dataset': x has {len(x)} samples but y has {len(y)} labels.")
+    if len(y) < MIN_SAMPLES:
+        raise DatasetError(
+            f"Config key 'dataset': the data holds {len(y)} samples; at least {MIN_SAMPLES} are needed for a "
+            "train/validation/test split whose accuracy means anything."
+        )
+    if np.issubdtype(np.asarray(x[:1]).dtype, np.inexact):
+        bad = sum(int((~np.isfinite(x[i : i + chunk])).sum()) for i in range(0, len(x), chunk))
+        if bad:
+            raise DatasetError(
+                f"Config key 'dataset': the inputs hold {bad} NaN or infinite value(s); training on them gives a "
+                "NaN loss or a meaningless model. Clean the data (or drop those samples) first."
+            )
+    classes = np.unique(np.asarray(y))
+    if len(classes) < 2:
+        raise DatasetError(
+            f"Config key 'dataset': every sample has the label {classes.tolist()}; a classifier needs at least 2 "
+            "classes (a single class gives error 0 to any model)."
+        )
 
 
 class _AugmentingCollate:
@@ -89,21 +119,29 @@ class ArrayDataModule(pl.LightningDataModule):
         self.seed = int(seed)
         self.augment = augment
         y = np.asarray(y)
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels")
+        check_arrays(x, y)
         if split_indices is None:
             idx = np.arange(len(y))
-            rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=y)
-            train, val = train_test_split(
-                rest, test_size=val_fraction / (1 - test_fraction), random_state=seed, stratify=y[rest]
-            )
+            try:
+                rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=y)
+                train, val = train_test_split(
+                    rest, test_size=val_fraction / (1 - test_fraction), random_state=seed, stratify=y[rest]
+                )
+            except ValueError as exc:  # too few samples of some class for a stratified split
+                raise DatasetError(
+                    f"Config key 'dataset': the data cannot be split into stratified train/validation/test sets "
+                    f"({exc}). Give each class more samples, or change the split fractions."
+                ) from exc
             parts = {"train": train, "val": val, "test": test}
         else:
             if set(split_indices) != set(SPLITS):
                 raise ValueError(f"split_indices needs exactly the keys {SPLITS}, got {sorted(split_indices)}")
             parts = {name: np.asarray(split_indices[name], dtype=np.int64) for name in SPLITS}
-            if len(parts["train"]) == 0:
-                raise ValueError("split_indices['train'] is empty")
+        for name in SPLITS:
+            if len(parts[name]) == 0:
+                raise DatasetError(f"Config key 'dataset': the {name} split is empty; give it at least one sample.")
+        if len(np.unique(y[parts["train"]])) < 2:
+            raise DatasetError("Config key 'dataset': the train split holds a single class; a classifier needs two.")
         self.indices: dict[str, np.ndarray] = parts
         mean, std = channel_stats(x, parts["train"])
         std = std + 1e-6

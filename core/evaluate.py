@@ -23,7 +23,7 @@ from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFact
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.known_costs import architecture_cost, cost_objectives
 from core.plugins import instantiate
-from core.training import Deadline, LitClassifier, accuracy, count_parameters
+from core.training import Alarm, Deadline, LitClassifier, accuracy, alarm, count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,22 @@ def build_compressors(config: DictConfig) -> list[Compressor]:
 def evaluate_trial(spec: TrialSpec) -> TrialResult:
     """Train, compress and cost one candidate; never raises for candidate problems."""
     start = time.monotonic()
+    timer = Alarm()
     try:
-        status, objectives, metrics, error = _run(spec, start)
+        with alarm(_limit(spec), "trial") as timer:  # the whole trial, data loading included
+            status, objectives, metrics, error = _run(spec, start)
     except (TrialTimeout, TrialDiverged) as exc:
         status, objectives, metrics, error = TrialStatus.FAILED, {}, {}, f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         log.debug("trial %d failed:\n%s", spec.trial_id, traceback.format_exc())
-        status, objectives, metrics, error = TrialStatus.FAILED, {}, {}, f"{type(exc).__name__}: {exc}"
+        status, objectives, metrics = TrialStatus.FAILED, {}, {}
+        # a library may have wrapped the alarm's TrialTimeout in an error of its own
+        error = f"TrialTimeout: {timer.fired}" if timer.fired else f"{type(exc).__name__}: {exc}"
     return TrialResult(spec.trial_id, spec.x, spec.params, status, objectives, metrics, error, time.monotonic() - start)
+
+
+def _limit(spec: TrialSpec) -> float:
+    return float((spec.config.get("search") or {}).get("trial_timeout_s") or 0) or float("inf")
 
 
 def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], dict[str, float], str | None]:
@@ -80,6 +88,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
 
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
+    deadline.check("data loading")
     model = factory.build(dataset.input_shape, dataset.num_classes)
     compressors = build_compressors(cfg)
     logger: SearchLogger = instantiate(cfg.logger, "logger")

@@ -12,9 +12,12 @@ the jobs' stores, with :func:`core.report.write_comparison`:
 * ``<sweep dir>/hypervolume.png``: hypervolume against trials per optimizer, the mean over seeds with a ± one
   standard deviation band.
 
-A job that failed before its first trial has no store and no row (a warning names it). The callback never fails
-the sweep: an error is logged, and the jobs' own outputs are untouched. ``python -m core.multirun SWEEP_DIR``
-writes the same files for a finished or interrupted sweep.
+A job refused for bad input (``tinymoo: error: ...``, exit status 2 in a single run) does not end the sweep: it
+writes its one-paragraph message to ``<job dir>/error.txt`` and returns, the remaining jobs run, and its row in
+``comparison.csv`` carries the message in the ``error`` column. The command then exits 2 after the sweep, naming
+the failed jobs. A job that died some other way before its first trial has no store and no row (a warning names
+it). The callback never fails the sweep: an error is logged, and the jobs' own outputs are untouched.
+``python -m core.multirun SWEEP_DIR`` writes the same files for a finished or interrupted sweep.
 
 Launchers (each uses ``hydra.sweep.dir``; the callback works with all of them):
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +47,8 @@ from core.store import STORE_NAME
 log = logging.getLogger(__name__)
 
 JOB_COLUMNS = ("job", "overrides")  # put before core.report's comparison columns
+ERROR_COLUMN = "error"  # put after them: a refused job's message (empty for the others)
+ERROR_NAME = "error.txt"  # a refused job's message, in its own directory
 _MAX_DEPTH = 3  # how deep below the sweep dir job directories are looked for (hydra.sweep.subdir may nest)
 
 
@@ -57,6 +63,24 @@ class Job:
     @property
     def has_store(self) -> bool:
         return (self.path / STORE_NAME).is_file()
+
+    @property
+    def error(self) -> str | None:
+        """The message of a job refused for bad input (``error.txt``), or None."""
+        path = self.path / ERROR_NAME
+        return path.read_text().strip() if path.is_file() else None
+
+
+def record_failed_job(job_dir: str | Path, message: str) -> None:
+    """In a sweep job refused for bad input: keep its message for the sweep's comparison."""
+    path = Path(job_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ERROR_NAME).write_text(message + "\n")
+
+
+# the refused jobs of the sweeps that ended in this process, (job dir, message): the callback fills it from the jobs'
+# error.txt (whichever process or machine ran them), and core.run exits 2 if it is not empty
+failed_jobs: list[tuple[str, str]] = []
 
 
 def _read_yaml(path: Path) -> Any:
@@ -99,7 +123,8 @@ def find_jobs(sweep_dir: str | Path) -> list[Job]:
 
 
 def _add_job_columns(csv_path: Path, jobs: list[Job]) -> None:
-    """Prepend ``job`` and ``overrides`` to each row of a comparison, matched by its ``run_dir`` column."""
+    """Prepend ``job`` and ``overrides`` to each row of a comparison, matched by its ``run_dir`` column; append the
+    ``error`` column and one row for each job refused for bad input."""
     with csv_path.open(newline="") as f:
         reader = csv.DictReader(f)
         columns = list(reader.fieldnames or [])
@@ -110,32 +135,48 @@ def _add_job_columns(csv_path: Path, jobs: list[Job]) -> None:
         job = by_path.get((run_dir if run_dir.is_absolute() else csv_path.parent / run_dir).resolve())
         row["job"] = "" if job is None or job.num is None else str(job.num)
         row["overrides"] = "" if job is None else " ".join(job.overrides)
+        row[ERROR_COLUMN] = (job.error if job is not None else None) or ""
+    for job in jobs:
+        if not job.has_store and job.error is not None:
+            rows.append(
+                {
+                    "job": "" if job.num is None else str(job.num),
+                    "overrides": " ".join(job.overrides),
+                    "run_dir": os.path.relpath(job.path, csv_path.parent),
+                    ERROR_COLUMN: job.error,
+                }
+            )
+    rows.sort(key=lambda r: (r["job"] == "", int(r["job"]) if r["job"] else 0))
+    fields = [*JOB_COLUMNS, *(c for c in columns if c not in (*JOB_COLUMNS, ERROR_COLUMN)), ERROR_COLUMN]
     with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*JOB_COLUMNS, *(c for c in columns if c not in JOB_COLUMNS)])
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
 
 
 def summarize_sweep(sweep_dir: str | Path) -> Path | None:
     """Write ``comparison.csv`` and ``hypervolume.png`` into ``sweep_dir``; returns the csv (None: no job has a
-    store)."""
+    store or a recorded error)."""
     from core.report import write_comparison
 
     root = Path(sweep_dir)
     jobs = find_jobs(root)
-    missing = [j for j in jobs if not j.has_store]
+    refused = [j for j in jobs if not j.has_store and j.error is not None]
+    missing = [j for j in jobs if not j.has_store and j.error is None]
     if missing:
         log.warning(
             "multirun summary: no %s in job(s) %s (failed before the first trial?)",
             STORE_NAME,
             ", ".join(str(j.path.relative_to(root)) for j in missing),
         )
+    for job in refused:
+        log.warning("multirun summary: job %s was refused: %s", job.path.relative_to(root), job.error)
     with_store = [j for j in jobs if j.has_store]
-    if not with_store:
+    if not with_store and not refused:
         log.warning("multirun summary: no job directory with a %s under %s", STORE_NAME, root)
         return None
     csv_path = write_comparison([j.path for j in with_store], root)
-    _add_job_columns(csv_path, with_store)
+    _add_job_columns(csv_path, [*with_store, *refused])
     return csv_path
 
 
@@ -155,6 +196,7 @@ class MultirunSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             sweep_dir = self.sweep_dir or str(config.hydra.sweep.dir)
+            failed_jobs.extend((str(j.path), j.error or "") for j in find_jobs(sweep_dir) if j.error is not None)
             path = summarize_sweep(sweep_dir)
             if path is not None:
                 log.info("multirun summary: %s and %s", path, path.with_name("hypervolume.png"))

@@ -4,7 +4,8 @@
 * ``tinymoo.configs`` entry points name config packages; :class:`TinymooSearchPathPlugin` appends
   ``pkg://<package>`` to Hydra's search path, so an installed distribution adds options such as ``hw=myboard``.
 * :func:`instantiate` only builds ``_target_`` classes that a registered entry point of the group provides.
-* ``python -m core.plugins`` lists every group, plugin, distribution and version, and every load error.
+* ``python -m core.plugins`` lists every group, plugin, distribution and version, and every load error; it exits
+  1 if any plugin or config package failed to load (so CI catches it).
 """
 
 from __future__ import annotations
@@ -174,17 +175,43 @@ def _nested_targets(node: Any, key: str, top: bool = True) -> list[tuple[str, st
     return out
 
 
-def config_packages() -> list[tuple[str, str]]:
-    """``(entry-point name, package)`` for every ``tinymoo.configs`` entry point."""
-    return sorted((ep.name, ep.value) for ep in md.entry_points(group=CONFIGS_NAMESPACE))
+@functools.cache
+def config_package_status() -> tuple[tuple[str, str, str | None], ...]:
+    """``(entry-point name, package, load error or None)`` for every ``tinymoo.configs`` entry point.
+
+    Each package is imported once here, as Hydra would import it: one that fails (a syntax error in its
+    ``__init__.py``, a missing module) is reported like any plugin load error, and left off the search path so
+    the built-in options keep working.
+    """
+    out = []
+    for ep in md.entry_points(group=CONFIGS_NAMESPACE):
+        try:
+            importlib.import_module(ep.value)
+            error = None
+        except Exception as exc:  # any import-time failure of a third-party package
+            error = f"{type(exc).__name__}: {exc}"
+        out.append((ep.name, ep.value, error))
+    return tuple(sorted(out))
 
 
 class TinymooSearchPathPlugin(SearchPathPlugin):
-    """Appends ``pkg://<package>`` for every config package registered under ``tinymoo.configs``."""
+    """Appends ``pkg://<package>`` for every config package registered under ``tinymoo.configs`` that imports; a
+    broken one is logged once and skipped (``python -m core.plugins`` lists it)."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        for name, package in config_packages():
-            search_path.append(provider=f"tinymoo-{name}", path=f"pkg://{package}")
+        for name, package, error in config_package_status():
+            if error is None:
+                search_path.append(provider=f"tinymoo-{name}", path=f"pkg://{package}")
+            else:
+                _warn_once(
+                    f"tinymoo: warning: config package '{package}' ({CONFIGS_NAMESPACE} entry point '{name}', "
+                    f"{_dist_of(CONFIGS_NAMESPACE, name)}) failed to load and is skipped: {error}"
+                )
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def register_search_path_plugin() -> None:
@@ -203,7 +230,8 @@ def group_choices(config_group: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print every plugin group, its plugins, their distribution and version, and every load error."""
+    """Print every plugin group, its plugins, their distribution and version, and every load error; returns 1 if
+    anything failed to load, else 0."""
     from rich.console import Console
     from rich.table import Table
 
@@ -218,12 +246,14 @@ def main(argv: list[str] | None = None) -> int:
             status = "[green]ok[/green]" if p.error is None else f"[red]error: {p.error}[/red]"
             n_err += p.error is not None
             table.add_row(f"tinymoo.{ns}", p.name, p.target, f"{p.distribution} {p.version}", status)
-    for name, package in config_packages():
-        table.add_row(CONFIGS_NAMESPACE, name, f"pkg://{package}", _dist_of(CONFIGS_NAMESPACE, name), "config")
+    for name, package, error in config_package_status():
+        status = "config" if error is None else f"[red]error: {error}[/red]"
+        n_err += error is not None
+        table.add_row(CONFIGS_NAMESPACE, name, f"pkg://{package}", _dist_of(CONFIGS_NAMESPACE, name), status)
     console.print(table)
     if n_err:
         console.print(f"[red]{n_err} plugin(s) failed to load[/red]")
-    return 0
+    return 1 if n_err else 0
 
 
 def _dist_of(namespace: str, name: str) -> str:

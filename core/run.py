@@ -11,18 +11,16 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from core.errors import ConfigError, TinymooError
+from core.errors import TinymooError
+from core.multirun import failed_jobs, record_failed_job
+from core.overrides import check_overrides
 from core.plugins import register_search_path_plugin
 
 log = logging.getLogger("tinymoo")
 register_search_path_plugin()
-
-CONFIG_GROUPS = (
-    "optimizer", "agent", "dataset", "model", "hw", "compressor", "search_space", "trainer", "logger",
-    "executor", "experiment",
-)  # fmt: skip
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
@@ -39,6 +37,9 @@ def main(cfg: DictConfig) -> float:
         if hc.verbose:
             raise
         print(f"tinymoo: error: {exc}", file=sys.stderr)
+        if hc.mode == RunMode.MULTIRUN:  # one bad job must not end the sweep (core.multirun records it)
+            record_failed_job(hc.runtime.output_dir, str(exc))
+            return float("nan")
         sys.exit(2)
     return float(outcome.summary["hypervolume"])
 
@@ -62,50 +63,21 @@ def pin_overridden_params(cfg: DictConfig, overrides: list[str]) -> list[str]:
     return notes
 
 
-def check_group_choices(argv: list[str]) -> ConfigError | None:
-    """Find a ``group=option`` override naming an option that no config package provides."""
-    picks = []
-    for arg in argv:
-        if "=" not in arg or arg.startswith(("-", "~")):
-            continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+")
-        if key in CONFIG_GROUPS:
-            values = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
-            picks.append((key, values))
-    if not picks:
-        return None
-    from hydra import initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()
-        for key, values in picks:
-            options = loader.get_group_options(key)
-            for value in values:
-                if value not in options and value != "null":
-                    return ConfigError(
-                        key,
-                        f"unknown option '{value}'",
-                        choices=options,
-                        hint="Installed plugins add options; run `python -m core.plugins` to list them.",
-                    )
-    return None
-
-
 def cli() -> None:
-    """Console entry: validate config-group choices, then hand over to Hydra.
+    """Console entry: check the overrides (:func:`core.overrides.check_overrides`), then hand over to Hydra.
 
-    The check is skipped for sweeps and when the user extends Hydra's search path (``--config-dir``,
-    ``hydra.searchpath``); Hydra then reports unknown options itself.
+    In a sweep (``-m``) the checks cover every comma-separated option, so a typo is refused before the first job;
+    jobs refused for bad values run their course, and the sweep then exits 2.
     """
-    own_paths = ("-m", "--multirun", "-cd", "--config-dir", "-cp", "--config-path", "-cn", "--config-name")
-    if not any(a in own_paths or a.split("=", 1)[0] in own_paths or "hydra.searchpath" in a for a in sys.argv[1:]):
-        error = check_group_choices(sys.argv[1:])
-        if error is not None:
-            print(f"tinymoo: error: {error}", file=sys.stderr)
-            sys.exit(2)
+    error = check_overrides(sys.argv[1:])
+    if error is not None:
+        print(f"tinymoo: error: {error}", file=sys.stderr)
+        sys.exit(2)
     main()
+    if failed_jobs:  # a sweep whose other jobs ran (jobs launched in other processes report in comparison.csv)
+        names = "; ".join(f"{d}: {m}" for d, m in failed_jobs)
+        print(f"tinymoo: error: {len(failed_jobs)} sweep job(s) were refused, the others ran: {names}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -65,8 +65,8 @@ class RunLock:
                 ) from None
         try:
             os.ftruncate(fd, 0)
-            holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-            os.write(fd, json.dumps(holder).encode())
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+            os.write(fd, json.dumps(me).encode())
         except OSError:
             os.close(fd)
             raise

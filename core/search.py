@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from core.errors import ConfigError, RunDirError
+from core.errors import ConfigError, DatasetError, RunDirError, TinymooError
 from core.evaluate import build_compressors, evaluate_trial
 from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
 from core.interfaces.optimizer import Problem
@@ -32,6 +32,7 @@ from core.report import front_hypervolume, write_outputs
 from core.run_dir import RunLock, check_for_new, check_for_resume, storage_error
 from core.space import SearchSpace
 from core.store import STORE_NAME, Store
+from core.training import Alarm, alarm
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,37 @@ def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     return value
+
+
+def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = False, optional: bool = False) -> float:
+    """The number at dotted ``key`` (``>= minimum``, or ``> minimum`` with ``above``; None allowed if ``optional``)."""
+    value = OmegaConf.select(cfg, key)
+    if value is None and optional:
+        return float("nan")
+    ok = not isinstance(value, bool) and isinstance(value, int | float) and np.isfinite(value)
+    if not ok or (value <= minimum if above else value < minimum):
+        kind = f"a number {'>' if above else '>='} {minimum:g}" + (" or null" if optional else "")
+        raise ConfigError(key, f"must be {kind}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    """The trainer settings every trial reads, checked once before the first trial."""
+    for key in ("trainer.max_epochs", "trainer.batch_size", "trainer.check_val_every_n_epoch"):
+        if OmegaConf.select(cfg, key) is not None or key.endswith(("max_epochs", "batch_size")):
+            config_int(cfg, key, 1)
+    config_number(cfg, "trainer.lr", 0.0, above=True)
+    config_number(cfg, "trainer.weight_decay", 0.0)
+    config_number(cfg, "trainer.gradient_clip_val", 0.0, optional=True)
+    limit = OmegaConf.select(cfg, "trainer.limit_train_batches")
+    if limit is not None and not (
+        (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1)
+        or (isinstance(limit, float) and 0.0 < limit <= 1.0)
+    ):
+        raise ConfigError(
+            "trainer.limit_train_batches",
+            f"must be a fraction in (0, 1], a whole number of batches >= 1, or null, got {limit!r}",
+        )
 
 
 def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, ...]) -> dict[str, float]:
@@ -91,8 +123,8 @@ class Search:
         self.show_progress = bool(cfg.search.progress) if show_progress is None else show_progress
         self.n_trials = config_int(cfg, "search.n_trials", 1)
         config_int(cfg, "seed", 0)
-        for key in ("search.max_attempts", "trainer.max_epochs", "trainer.batch_size"):
-            config_int(cfg, key, 1)
+        config_int(cfg, "search.max_attempts", 1)
+        check_trainer(cfg)
         if cfg.search.get("batch_size") is not None:
             config_int(cfg, "search.batch_size", 1)
         self.objectives = validate_objectives(cfg.search.objectives)
@@ -108,14 +140,61 @@ class Search:
 
     def _preflight(self) -> None:
         """Build every plugin once so bad input fails before the first trial, not inside each one."""
+        limit = OmegaConf.select(self.cfg, "search.trial_timeout_s")
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+            raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {limit!r}")
         dataset: DatasetPlugin = instantiate(self.cfg.dataset, "dataset")
         _ = dataset.input_shape, dataset.num_classes  # raises DatasetError if the data is missing/corrupt
-        factory: ModelFactory = instantiate(self.cfg.model, "model")
-        _ = factory
+        self._check_data(dataset, float(limit))
+        self._check_model_runs(dataset)
         build_compressors(self.cfg)
-        value = OmegaConf.select(self.cfg, "search.trial_timeout_s")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {value!r}")
+
+    def _check_data(self, dataset: DatasetPlugin, limit: float) -> None:
+        """Load the data once, as a trial would: bad data (NaN, one class, too few samples) is refused here."""
+        timer = Alarm()
+        try:
+            with alarm(limit, "loading the dataset") as timer:
+                dataset.datamodule(batch_size=int(self.cfg.trainer.batch_size), seed=int(self.cfg.seed))
+        except Exception as exc:
+            if timer.fired is not None:  # the TrialTimeout itself, or a library's error wrapping it
+                raise ConfigError(
+                    "search.trial_timeout_s",
+                    f"{timer.fired}: loading the data alone takes longer, so every trial would time out",
+                    hint="Raise search.trial_timeout_s, or make the dataset load faster.",
+                ) from exc
+            if isinstance(exc, TinymooError):
+                raise
+            raise DatasetError(  # a plugin's datamodule() may raise anything
+                f"Config key 'dataset': {type(dataset).__name__}.datamodule() fails ({type(exc).__name__}: {exc})."
+            ) from exc
+
+    def _check_model_runs(self, dataset: DatasetPlugin, tries: int = 5) -> None:
+        """Build the model at a few points of the space and run a zero batch through it: a model that fails at every
+        one (``model.conv_dim=1`` on images) is a config error, not a search whose every trial fails."""
+        import torch
+
+        shape, classes = tuple(dataset.input_shape), int(dataset.num_classes)
+        points = [np.full(self.space.dim, 0.5), *np.random.default_rng(0).random((tries - 1, self.space.dim))]
+        first: Exception | None = None
+        for x in points:
+            trial_cfg = self.space.apply(self.cfg, self.space.decode(x))
+            factory: ModelFactory = instantiate(trial_cfg.model, "model")
+            try:
+                model = factory.build(shape, classes).eval()
+                with torch.no_grad():
+                    out = model(torch.zeros(2, *shape))
+                if tuple(out.shape) != (2, classes):
+                    raise ValueError(f"it outputs shape {tuple(out.shape)}, not (batch, {classes} classes)")
+                return
+            except Exception as exc:  # any failure of a user's model; kept if no point works
+                first = first or exc
+        raise ConfigError(
+            "model",
+            f"{type(factory).__name__} fails on the dataset's input of shape {shape} with {classes} classes at "
+            f"{len(points)} points of the search space ({type(first).__name__}: {first})",
+            hint="Check the model's settings (for example model.conv_dim: 2 for images, 1 for time series) against "
+            "the dataset.",
+        )
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:

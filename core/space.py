@@ -146,6 +146,14 @@ def _parse_parameter(name: str, spec: Any, config: DictConfig | None) -> Paramet
     path = spec.get("path")
     if not isinstance(path, str) or not path:
         raise ConfigError(f"{key}.path", "is missing; it must be the dotted config key to set, e.g. model.width")
+    last = path.rsplit(".", 1)[-1]
+    if (last.startswith("_") and last.endswith("_")) or path.split(".")[0] in ("hydra", "search", "search_space"):
+        raise ConfigError(
+            f"{key}.path",
+            f"'{path}' cannot be searched: a search may set hyperparameters (model, trainer, compressor, dataset, "
+            "board fields), never which class is built (_target_ and Hydra's other _keys_) or the search's own "
+            "settings",
+        )
     if config is not None and OmegaConf.select(config, path, default=_MISSING) is _MISSING:
         parent = path.rsplit(".", 1)[0] if "." in path else ""
         node = OmegaConf.select(config, parent) if parent else config

@@ -64,7 +64,7 @@ def read_only_check(path: str | Path) -> str | None:
         return f"cannot be opened ({exc})"
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not _TABLES <= tables:
+        if not tables.issuperset(_TABLES):
             return f"is an SQLite file without tinymoo's tables {sorted(_TABLES - tables)}"
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":

@@ -1,10 +1,14 @@
-"""Training pieces shared by every trial: the Lightning classifier, the trial deadline, and accuracy."""
+"""Training pieces shared by every trial: the Lightning classifier, the trial deadline (a cooperative check and a
+signal alarm), and accuracy."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytorch_lightning as pl
@@ -85,6 +89,46 @@ class Deadline(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
         self.check("validation")
+
+
+class Alarm:
+    """What :func:`alarm` yields: ``fired`` holds the timeout message once the alarm went off (library code may wrap
+    the :class:`TrialTimeout` it raised in an exception of its own, e.g. torch.fx's ``RuntimeError``)."""
+
+    def __init__(self) -> None:
+        self.fired: str | None = None
+
+
+@contextlib.contextmanager
+def alarm(limit_s: float, what: str = "trial") -> Iterator[Alarm]:
+    """Raise :class:`TrialTimeout` wherever this thread is once ``limit_s`` seconds have passed (``SIGALRM``).
+
+    It bounds everything in the block (loading data, building, training, compressing, evaluating), including
+    code that never reaches a :class:`Deadline` check, such as a ``datamodule()`` that sleeps. Only the main thread
+    of a POSIX process can take signals; elsewhere this does nothing, and the cooperative checks (and the process
+    and Ray executors' hard kill) remain. An outer timer is restored afterwards.
+    """
+    state = Alarm()
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or not math.isfinite(limit_s) or limit_s <= 0:
+        yield state
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        where = f" in {frame.f_code.co_name}()" if frame is not None else ""
+        state.fired = f"{what} exceeded search.trial_timeout_s={limit_s:g} s (stopped{where})"
+        raise TrialTimeout(state.fired)
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        yield state
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
 
 @torch.no_grad()

@@ -72,6 +72,19 @@ def test_end_to_end_four_trials(tmp_path) -> None:
         (["hw.core=z80"], ["Config key 'hw.core': unknown CPU core 'z80'", "Valid choices: cortex-m0", "xtensa-lx6"]),
         (["hw.flash_bytes=lots"], ["Config key 'hw.flash_bytes': must be an integer >= 1, got 'lots'"]),
         (["hw.clock_hz=-5"], ["Config key 'hw.clock_hz': must be a number > 0, got -5"]),
+        (["serach.n_trials=3"], ["Config key 'serach.n_trials': does not exist", "Did you mean 'search.n_trials'?",
+                                 "Valid choices: agent, compressor"]),
+        (["sead=1"], ["Config key 'sead': does not exist", "Did you mean 'seed'?"]),
+        (["+search.n_trail=5"], ["Config key 'search.n_trail': '+' adds a key that tinymoo never reads under 'search'",
+                                 "Did you mean 'search.n_trials'?", "search.n_trials, search.objectives"]),
+        (["-m", "serach.n_trials=3,4"], ["Config key 'serach.n_trials': does not exist"]),
+        (["trainer.lr=fast"], ["Config key 'trainer.lr': must be a number > 0, got 'fast' (str)"]),
+        (["model.conv_dim=1"], ["Config key 'model': SmallCNN fails on the dataset's input of shape (1, 8, 8)",
+                                "conv_dim=1 needs inputs of rank 2", "model.conv_dim: 2 for images"]),
+        (["+search_space.params.board.path=hw._target_", "+search_space.params.board.type=categorical",
+          "+search_space.params.board.choices=[os.system]"],
+         ["Config key 'search_space.params.board.path': 'hw._target_' cannot be searched"]),
+        (["search.trial_timeout_s=0"], ["Config key 'search.trial_timeout_s': must be a positive number, got 0"]),
     ],
 )  # fmt: skip
 def test_bad_input_gives_one_paragraph(tmp_path, args, fragments) -> None:
@@ -83,6 +96,44 @@ def test_bad_input_gives_one_paragraph(tmp_path, args, fragments) -> None:
     assert len(message) == 1, err
     for fragment in fragments:
         assert fragment in message[0]
+
+
+@pytest.mark.parametrize(
+    ("x_fix", "y_fix", "fragment"),
+    [
+        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 7, np.nan, x), None, "1 NaN or infinite value"),
+        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 9, np.inf, x), None, "1 NaN or infinite value"),
+        (None, lambda y: np.zeros_like(y), "every sample has the label [0]"),
+        (lambda x: x[:3], lambda y: y[:3], "the data holds 3 samples; at least 10"),
+    ],
+    ids=["nan", "inf", "one-class", "three-samples"],
+)
+def test_data_no_search_can_learn_from_is_refused_before_training(tmp_path, x_fix, y_fix, fragment) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 3, 16)).astype(np.float32), np.arange(60) % 3
+    path = tmp_path / "data.npz"
+    np.savez(path, x=x_fix(x) if x_fix else x, y=y_fix(y) if y_fix else y)
+    proc = run_cli(
+        "dataset=array_file", f"dataset.path={path}", "model.conv_dim=1", f"hydra.run.dir={tmp_path / 'run'}"
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and fragment in proc.stderr and "Config key 'dataset'" in proc.stderr
+    assert not (tmp_path / "run" / "trials.db").exists()  # refused before the first trial
+
+
+def test_a_refused_sweep_job_is_recorded_and_the_others_run(tmp_path) -> None:
+    proc = run_cli(
+        "-m", "search.n_trials=1,0", "optimizer=sobol", "search.progress=false", "logger=none",
+        "~search_space.params.epochs", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "1 sweep job(s) were refused, the others ran" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "0" / "summary.json").read_text())["counts"]["total"] == 1
+    assert "must be an integer >= 1" in (tmp_path / "1" / "error.txt").read_text()
+    rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
+    assert [r["job"] for r in rows] == ["0", "1"]
+    assert rows[0]["error"] == "" and rows[0]["final_hv"] != ""
+    assert "search.n_trials" in rows[1]["error"] and rows[1]["overrides"].startswith("search.n_trials=0")
 
 
 def test_corrupt_dataset_file(tmp_path) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
+import pytest
 from omegaconf import OmegaConf
 
+from core.errors import ConfigError, TrialTimeout
 from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
+from core.search import Search
+from core.training import alarm
+from plugins.datasets.digits import Digits
 
 
 def _spec(cfg, tmp_path, **overrides) -> TrialSpec:
@@ -46,6 +54,51 @@ def test_timeout_becomes_failed_result(make_cfg, tmp_path) -> None:
     assert result.status == TrialStatus.FAILED
     assert "TrialTimeout: trial exceeded search.trial_timeout_s=0.05 s" in result.error
     assert result.duration_s < 30
+
+
+@pytest.fixture
+def slow_data(monkeypatch) -> None:
+    """The digits plugin with a data loader that takes 30 s (a stuck network share, a huge file)."""
+    real = Digits.datamodule
+
+    def sleepy(self, batch_size: int, seed: int):
+        time.sleep(30)
+        return real(self, batch_size, seed)
+
+    monkeypatch.setattr(Digits, "datamodule", sleepy)
+
+
+def test_the_timeout_bounds_the_whole_trial_data_loading_included(make_cfg, tmp_path, slow_data) -> None:
+    start = time.monotonic()
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"search.trial_timeout_s": 1.0}))
+    assert time.monotonic() - start < 10  # not the loader's 30 s
+    assert result.status == TrialStatus.FAILED
+    assert "TrialTimeout: trial exceeded search.trial_timeout_s=1 s" in result.error and "sleepy" in result.error
+
+
+def test_data_slower_than_the_trial_timeout_is_refused_before_the_first_trial(make_cfg, tmp_path, slow_data) -> None:
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"search\.trial_timeout_s.*loading the data alone takes longer"):
+        Search(make_cfg("search.trial_timeout_s=1", "search.progress=false"), tmp_path)
+    assert time.monotonic() - start < 10
+
+
+def test_the_alarm_restores_an_outer_timer_and_handler() -> None:
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(time.monotonic()))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.5)
+        start = time.monotonic()
+        with pytest.raises(TrialTimeout, match=r"inner exceeded search.trial_timeout_s=0.2 s"), alarm(0.2, "inner"):
+            time.sleep(5)
+        assert time.monotonic() - start < 1.0
+        time.sleep(2.0)  # the outer timer still fires, at about its original time
+        assert len(fired) == 1 and 1.2 < fired[0] - start < 2.0
+        with alarm(float("inf")):  # no limit: nothing is armed
+            assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_board_too_small_is_infeasible_and_never_trained(make_cfg, tmp_path) -> None:

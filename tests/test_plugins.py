@@ -190,7 +190,9 @@ def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_third_party_plugins_listed_with_load_errors(fixture_site: Path) -> None:
-    out = _check(_run(["-m", "core.plugins"], cwd=REPO, env=_env(fixture_site)))
+    proc = _run(["-m", "core.plugins"], cwd=REPO, env=_env(fixture_site))
+    assert proc.returncode == 1, proc.stderr  # a plugin failed to load: CI sees a non-zero exit
+    out = proc.stdout
     assert "fixture_tflm" in out
     assert "tinymoo_fixture_board.board.FixtureTarget" in out
     assert "tinymoo-fixture-board 0.1.0" in out
@@ -250,6 +252,37 @@ def test_third_party_board_runs_a_search(fixture_site: Path, tmp_path: Path) -> 
     # the resolved config names the third-party class
     hydra_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     assert hydra_cfg.hw._target_ == "tinymoo_fixture_board.board.FixtureTarget"
+
+
+def test_plugins_command_exits_0_when_everything_loads() -> None:
+    proc = _run(["-m", "core.plugins"], cwd=REPO, env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "failed to load" not in proc.stdout
+
+
+def _broken_config_dist(site: Path) -> None:
+    """An installed distribution (the layout pip writes) whose config package has a syntax error."""
+    (site / "broken_conf").mkdir(parents=True)
+    (site / "broken_conf" / "__init__.py").write_text("def oops(:\n")
+    info = site / "broken_conf-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-conf\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[tinymoo.configs]\nbroken = broken_conf\n")
+
+
+def test_a_config_package_with_a_syntax_error_is_a_load_error_and_builtins_still_run(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _broken_config_dist(site)
+    listed = _run(["-m", "core.plugins"], cwd=REPO, env=_env(site))
+    assert listed.returncode == 1
+    row = next(line for line in listed.stdout.splitlines() if "broken_conf" in line)
+    assert "SyntaxError" in row and "broken-conf 0.1" in row
+    # a plain run still composes with the built-in options; the broken package is named once on stderr
+    composed = _run(["-m", "core.run", "--cfg", "job", "hw=nrf52840"], cwd=REPO, env=_env(site))
+    assert composed.returncode == 0, composed.stderr
+    assert "Traceback" not in composed.stderr
+    assert composed.stderr.count("config package 'broken_conf'") == 1 and "SyntaxError" in composed.stderr
+    assert "nrf52840" in composed.stdout
 
 
 def test_unknown_board_lists_choices(tmp_path: Path) -> None:
