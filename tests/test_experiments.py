@@ -48,8 +48,8 @@ def test_a_command_line_value_pins_a_searched_key(make_cfg) -> None:
 def test_paper_experiment_runs_end_to_end_on_fixture_data(tmp_path, workload) -> None:
     if workload == "cifar10":
         root, experiment = write_cifar10_fixture(tmp_path / "data"), "paper_cifar10_resnet18"
-    else:  # windows of 1024 samples, as the paper: 1100 rows per activity and subject
-        root, experiment = write_daliac_fixture(tmp_path / "data", rows_per_activity=1100), "paper_daliac_mobilenetv3"
+    else:  # windows of 1024 samples, as the paper: 1600 rows per activity and subject give 64 windows, 13 classes
+        root, experiment = write_daliac_fixture(tmp_path / "data", rows_per_activity=1600), "paper_daliac_mobilenetv3"
     out = tmp_path / "run"
     proc = run_cli(
         f"experiment={experiment}",

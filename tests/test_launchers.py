@@ -16,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.multirun import JOB_COLUMNS, MultirunSummary, find_jobs, summarize_sweep
+from core.multirun import ERROR_COLUMN, JOB_COLUMNS, MultirunSummary, find_jobs, summarize_sweep
 from core.multirun import main as multirun_main
 from core.report import COMPARISON_COLUMNS
 from core.store import STORE_NAME, Store
@@ -42,7 +42,7 @@ def test_joblib_sweep_writes_comparison(tmp_path: Path) -> None:
     _check(run_cli(*args, f"hydra.sweep.dir={sweep}", OMP_NUM_THREADS="1"))
     rows = _rows(sweep)
     assert len(rows) == 2, rows  # one row per job
-    assert list(rows[0]) == [*JOB_COLUMNS, *COMPARISON_COLUMNS]
+    assert list(rows[0]) == [*JOB_COLUMNS, *COMPARISON_COLUMNS, ERROR_COLUMN]
     assert sorted(r["job"] for r in rows) == ["0", "1"]
     assert {r["optimizer"].rsplit(".", 1)[-1] for r in rows} == {"SobolSearch", "RandomSearch"}
     for r in rows:
