@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigError, DatasetError, RunDirError, TinymooError
@@ -171,30 +172,44 @@ class Search:
     def _check_model_runs(self, dataset: DatasetPlugin, tries: int = 5) -> None:
         """Build the model at a few points of the space and run a zero batch through it: a model that fails at every
         one (``model.conv_dim=1`` on images) is a config error, not a search whose every trial fails."""
-        import torch
-
         shape, classes = tuple(dataset.input_shape), int(dataset.num_classes)
         points = [np.full(self.space.dim, 0.5), *np.random.default_rng(0).random((tries - 1, self.space.dim))]
         first: Exception | None = None
         for x in points:
             trial_cfg = self.space.apply(self.cfg, self.space.decode(x))
-            factory: ModelFactory = instantiate(trial_cfg.model, "model")
-            try:
+            try:  # a point may be invalid for the factory's constructor too (an even kernel size)
+                factory: ModelFactory = instantiate(trial_cfg.model, "model")
                 model = factory.build(shape, classes).eval()
                 with torch.no_grad():
                     out = model(torch.zeros(2, *shape))
                 if tuple(out.shape) != (2, classes):
                     raise ValueError(f"it outputs shape {tuple(out.shape)}, not (batch, {classes} classes)")
-                return
             except Exception as exc:  # any failure of a user's model; kept if no point works
                 first = first or exc
+                continue
+            self._check_costable(model, shape)
+            return
         raise ConfigError(
             "model",
-            f"{type(factory).__name__} fails on the dataset's input of shape {shape} with {classes} classes at "
+            f"{str(self.cfg.model.get('_target_')).rsplit('.', 1)[-1]} fails on the dataset's input of shape {shape} with {classes} classes at "
             f"{len(points)} points of the search space ({type(first).__name__}: {first})",
             hint="Check the model's settings (for example model.conv_dim: 2 for images, 1 for time series) against "
             "the dataset.",
         )
+
+    def _check_costable(self, model: torch.nn.Module, shape: tuple[int, ...]) -> None:
+        """The board's cost model must handle the model family (every trial has the same layers): a layer the
+        toolchain cannot lower (SiLU, AdaptiveMaxPool2d, ...) is one error now, not one failed trial each."""
+        try:
+            self.hw.cost(model, shape)
+        except TinymooError:
+            raise
+        except Exception as exc:  # the board's own error type (e.g. the TFLite lowering's LoweringError)
+            raise ConfigError(
+                "model",
+                f"{type(self.hw).__name__} ({self.hw.name}) cannot cost this model: {type(exc).__name__}: {exc}",
+                hint="Use layers the board's toolchain supports, or another model.",
+            ) from exc
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
