@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.exceptions.warnings import BadInitialCandidatesWarning, OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.deterministic import GenericDeterministicModel
@@ -35,11 +36,19 @@ from botorch.sampling.base import MCSampler
 from botorch.sampling.index_sampler import IndexSampler
 from botorch.sampling.list_sampler import ListSampler
 from gpytorch.mlls import SumMarginalLogLikelihood
+from gpytorch.utils.warnings import NumericalWarning
 from scipy.stats import qmc
 
 from core.interfaces.optimizer import KnownObjectives, Optimizer, Problem
 
 DTYPE = torch.double
+
+
+def ignore_jitter_warnings() -> None:
+    """In a ``warnings.catch_warnings()`` block: ignore linear_operator's notice that it added jitter to a covariance
+    matrix that was not numerically positive definite ("A not p.d., added jitter of 1.0e-08 to the diagonal"),
+    routine for GP posteriors at many or near-duplicate points; other numerical warnings still show."""
+    warnings.filterwarnings("ignore", r"A not p\.d\., added jitter", NumericalWarning)
 
 
 def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
@@ -58,7 +67,9 @@ def fit_gp(x: torch.Tensor, y: torch.Tensor) -> ModelListGP:
     model = ModelListGP(*models)
     mll = SumMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        ignore_jitter_warnings()
+        # fit_gpytorch_mll retries a failed L-BFGS-B fit itself; what it re-emits about that is not actionable here
+        warnings.filterwarnings("ignore", category=OptimizationWarning)
         fit_gpytorch_mll(mll)
     return model
 
@@ -296,7 +307,12 @@ class AcquisitionOptimizer(ModelBasedOptimizer):
             "options": {"batch_limit": 5, "maxiter": self.maxiter},
         }
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            ignore_jitter_warnings()
+            # optimize_acqf's notices that it retries failed restarts ("Optimization failed in `gen_candidates_scipy`
+            # ... Trying again", "... on the second try") and that all raw samples scored the same, so it starts
+            # from random points; both are routine on flat acquisition surfaces
+            warnings.filterwarnings("ignore", r"Optimization failed", RuntimeWarning)
+            warnings.filterwarnings("ignore", category=BadInitialCandidatesWarning)
             if len(acqs) == 1:
                 cand, _ = optimize_acqf(acqs[0], q=q, sequential=True, **kwargs)
             else:

@@ -1,4 +1,4 @@
-"""Small dataset fixtures written in the real release formats (CIFAR-10 python pickles, DaLiAc per-subject CSVs).
+"""Small dataset fixtures written in the real release formats (CIFAR-10 python pickles, DaLiAc per-subject files).
 
 Each writer puts learnable, class-dependent signal into the data so that a tiny model beats chance, and is fully
 determined by its ``seed``. Used by tests/test_datasets.py and by end-to-end tests.
@@ -110,13 +110,21 @@ def daliac_signal(activity: int, rows: int, rng: np.random.Generator, fs: float 
     return offsets[activity][None, :] + amp * wave + rng.normal(0, 0.3, size=(rows, 24))
 
 
-def write_daliac_fixture(root: Path, subjects: int = 4, rows_per_activity: int = 300, seed: int = 0) -> Path:
-    """Write ``root/S01.csv`` .. one file per subject like the DaLiAc release; returns ``root``.
+def write_daliac_fixture(
+    root: Path, subjects: int = 4, rows_per_activity: int = 300, seed: int = 0, names: str = "S01"
+) -> Path:
+    """Write one file per subject like the DaLiAc release; returns ``root``.
 
     Each row: 24 sensor columns (hip, chest, right wrist, left ankle; acc x y z, gyro x y z each) then the
-    activity label 1..13; comma-separated, no header. Activities follow each other in blocks of
+    activity label 1..13 (25 columns); comma-separated, no header. Activities follow each other in blocks of
     ``rows_per_activity`` rows (1, 2, .., 13).
+
+    Args:
+        names: the file names: ``"S01"`` writes ``S01.csv``, ``S02.csv``, .. (our own naming); ``"release"``
+            writes the release's ``dataset_1.txt``, ``dataset_2.txt``, .. (no zero padding).
     """
+    if names not in ("S01", "release"):
+        raise ValueError(f"names must be 'S01' or 'release', got {names!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -127,5 +135,6 @@ def write_daliac_fixture(root: Path, subjects: int = 4, rows_per_activity: int =
             blocks.append(np.column_stack([data, np.full(rows_per_activity, activity)]))
         table = np.concatenate(blocks)
         fmt = ["%.5f"] * 24 + ["%d"]
-        np.savetxt(root / f"S{s:02d}.csv", table, fmt=fmt, delimiter=",")
+        name = f"S{s:02d}.csv" if names == "S01" else f"dataset_{s}.txt"
+        np.savetxt(root / name, table, fmt=fmt, delimiter=",")
     return root

@@ -1,4 +1,4 @@
-"""Dataset plugins: CIFAR-10 (python pickles), DaLiAc (per-subject CSVs), BasicMotions (aeon) and ArrayDataModule.
+"""Dataset plugins: CIFAR-10 (python pickles), DaLiAc (per-subject files), BasicMotions (aeon) and ArrayDataModule.
 
 Fixtures are written in the real release formats by tests/dataset_fixtures.py; nothing is downloaded.
 """
@@ -367,6 +367,92 @@ def test_daliac_parse_speed_large_file(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     print(f"parsed {13 * 16000} rows in {elapsed:.2f} s")
     assert shape == (24, 1024) and elapsed < 10
+
+
+def test_daliac_release_file_names_load_with_default_config(make_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The release names its files dataset_1.txt .. dataset_19.txt; the default config loads them as they are."""
+    root = write_daliac_fixture(tmp_path / "release", subjects=10, names="release")
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"dataset_{i}.txt" for i in range(1, 11))
+    first = (root / "dataset_1.txt").read_text().splitlines()[0].split(",")
+    assert len(first) == 25 and all(float(v) == float(v) for v in first)  # no header: row 1 is data
+    names = [f"dataset_{i}" for i in range(1, 11)]  # numeric order, not dataset_1, dataset_10, dataset_2, ..
+
+    cfg = make_cfg("dataset=daliac", "dataset.window=128", "dataset.stride=64")
+    cfg.dataset.root = str(root)
+    ds = instantiate(cfg.dataset, _convert_="all")
+    assert ds.input_shape == (24, 128) and ds.num_classes == 13
+    assert ds.subjects == names
+    assert DaLiAc(root=str(root), window=128, stride=64).subjects == names  # the class default, too
+    x, y, subject, _ = ds._data
+    rows = np.loadtxt(root / "dataset_1.txt", delimiter=",")
+    first_window = np.flatnonzero(subject == 0)[0]
+    np.testing.assert_allclose(x[first_window], rows[:128, :24].T, rtol=1e-6)
+    assert y[first_window] == rows[0, 24] - 1
+    parts = ds.subject_split(0)  # seeded: 20 % of 10 subjects each for validation and test
+    assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == (6, 2, 2)
+    assert sorted(parts["train"] + parts["val"] + parts["test"]) == sorted(names)
+
+    named = make_cfg(
+        "dataset=daliac", "dataset.window=128", "dataset.stride=64", "dataset.val_subjects=[dataset_3]",
+        "dataset.test_subjects=dataset_10",
+    )  # fmt: skip
+    named.dataset.root = str(root)
+    ds = instantiate(named.dataset, _convert_="all")
+    train = [n for n in names if n not in ("dataset_3", "dataset_10")]
+    assert ds.subject_split(5) == {"train": train, "val": ["dataset_3"], "test": ["dataset_10"]}
+    dm = ds.datamodule(batch_size=16, seed=5)
+    _, _, subject, stems = ds._data
+    seen = {k: sorted({stems[i] for i in subject[idx]}) for k, idx in dm.indices.items()}
+    assert seen == {"train": sorted(train), "val": ["dataset_3"], "test": ["dataset_10"]}
+    with pytest.raises(DatasetError, match=r"unknown subjects \['dataset_20'\].*dataset_1, dataset_2, .*dataset_10"):
+        _daliac(root, test_subjects="dataset_20").datamodule(batch_size=8, seed=0)
+
+
+def test_daliac_no_match_lists_the_folder(tmp_path: Path) -> None:
+    root = tmp_path / "download"
+    root.mkdir()
+    for name in ("readme.txt", "DaLiAc.zip", "notes.md"):
+        (root / name).write_text("x\n")
+    write_daliac_fixture(root / "DaLiAc", subjects=3, rows_per_activity=20, names="release")  # unpacked one deeper
+    with pytest.raises(DatasetError) as err:
+        _ = DaLiAc(root=str(root)).input_shape
+    msg = str(err.value)
+    print(msg)
+    assert msg.startswith("Config key 'dataset.file_glob': ") and "\n" not in msg
+    assert "'S*.csv'" in msg and "'dataset_*.txt'" in msg  # the patterns tried
+    assert "4 entries" in msg and all(n in msg for n in ("readme.txt", "DaLiAc.zip", "notes.md", "DaLiAc/"))
+    assert f"dataset.root={root / 'DaLiAc'}" in msg  # the subfolder that holds the files
+
+    crowded = tmp_path / "crowded"
+    crowded.mkdir()
+    for i in range(30):
+        (crowded / f"subject{i:02d}.dat").write_text("1\n")
+    with pytest.raises(DatasetError) as err:
+        _ = DaLiAc(root=str(crowded), file_glob="*.csv").input_shape
+    msg = str(err.value)
+    print(msg)
+    assert "matches '*.csv'" in msg and "30 entries" in msg and "subject00.dat" in msg and "subject29.dat" not in msg
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"dataset\.file_glob.*'\S+empty' is empty"):
+        _ = DaLiAc(root=str(tmp_path / "empty")).input_shape
+
+
+def test_daliac_file_glob_alternatives(daliac_root: Path) -> None:
+    """file_glob is one pattern or a list of alternatives; files of two naming schemes in one folder are refused."""
+    assert _daliac(daliac_root, file_glob="S0[12].csv").subjects == ["S01", "S02"]
+    assert _daliac(daliac_root, file_glob=["dataset_*.txt", "S*.csv"]).subjects == ["S01", "S02", "S03", "S04"]
+    write_daliac_fixture(daliac_root, subjects=2, rows_per_activity=20, names="release")
+    with pytest.raises(DatasetError) as err:
+        _ = _daliac(daliac_root).input_shape
+    msg = str(err.value)
+    print(msg)
+    assert msg.startswith("Config key 'dataset.file_glob': ")
+    assert "'S*.csv' (4 files: S01.csv, S02.csv, S03.csv, S04.csv)" in msg
+    assert "'dataset_*.txt' (2 files: dataset_1.txt, dataset_2.txt)" in msg
+    for bad in ([], "", ["S*.csv", 3]):
+        with pytest.raises(ConfigError, match=r"dataset\.file_glob"):
+            _ = _daliac(daliac_root, file_glob=bad).input_shape
 
 
 # -------------------------------------------------------------------------------------------------- BasicMotions

@@ -1,15 +1,17 @@
 """``dataset=daliac``: DaLiAc (Daily Life Activities), 13 activities recorded with four inertial sensors at 204.8 Hz.
 
-The release holds one text file per subject (``S01.csv`` .. ``S19.csv``): one row per sample, 24 sensor columns
-(hip, chest, right wrist, left ankle; each accelerometer x y z then gyroscope x y z) followed by the activity label
-1..13, comma-separated, no header. The column layout, delimiter and file pattern are config keys, so a release that
-orders its columns differently still loads. Each file is cut into fixed-length windows that never cross files;
-samples are ``C x window`` (channels first) for ``model.conv_dim=1``.
+The release holds one text file per subject (``dataset_1.txt`` .. ``dataset_19.txt``): one row per sample, 24
+sensor columns (hip, chest, right wrist, left ankle; each accelerometer x y z then gyroscope x y z) followed by the
+activity label 1..13, comma-separated, no header. The default ``file_glob`` also accepts per-subject files renamed
+``S01.csv`` .. ``S19.csv``; a file's stem (``dataset_3``, ``S03``) names its subject. The column layout, delimiter and
+file patterns are config keys, so a release that orders its columns differently still loads. Each file is cut into
+fixed-length windows that never cross files; samples are ``C x window`` (channels first) for ``model.conv_dim=1``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +39,9 @@ ACTIVITIES = (
     "rope jumping",
 )
 
+#: the subject files: the release's names (``dataset_1.txt`` ..) or ``S01.csv`` ..; alternatives, one may match
+DEFAULT_FILE_GLOBS = ("S*.csv", "dataset_*.txt")
+
 DEFAULT_SENSORS: dict[str, list[int]] = {
     "hip": [0, 1, 2, 3, 4, 5],
     "chest": [6, 7, 8, 9, 10, 11],
@@ -53,12 +58,25 @@ def _names(value: str | Sequence[str] | None) -> list[str] | None:
     return [str(v) for v in value]
 
 
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders the digit runs of ``name`` by value: ``dataset_2`` before ``dataset_10``."""
+    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part]
+
+
+def _some(names: Sequence[str], limit: int = 5) -> str:
+    """``a, b, c`` or ``a, b, c, d, e, .. (12 in all)`` for a long list."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, .. ({len(names)} in all)"
+
+
 class DaLiAc(DatasetPlugin):
     """Windows of DaLiAc sensor data, shape ``channels x window``, 13 classes.
 
     Args:
         root: folder holding the per-subject files.
-        file_glob: pattern (relative to ``root``) of the subject files; a file's stem names its subject.
+        file_glob: pattern (relative to ``root``) of the subject files, or a list of alternative patterns of which
+            exactly one may match (the default accepts the release's ``dataset_1.txt`` .. and ``S01.csv`` ..); a
+            file's stem names its subject.
         delimiter: column separator; ``None`` = any whitespace.
         sensors: sensor name -> the 0-based columns it occupies; channels are these columns, in this order.
         use_sensors: names of ``sensors`` to use (e.g. ``[hip, left_ankle]``); ``None`` = all.
@@ -70,7 +88,8 @@ class DaLiAc(DatasetPlugin):
         mixed_windows: a window whose rows carry different labels is dropped (``drop``) or takes its most
             frequent label (``majority``).
         split: ``subject`` (whole subjects per split) or ``random`` (stratified split of windows).
-        val_subjects / test_subjects: subject file stems for validation / test (``split=subject``); ``None`` = a
+        val_subjects / test_subjects: subject file stems (e.g. ``dataset_3``) for validation / test
+            (``split=subject``); ``None`` = a
             seeded choice of ``val_fraction`` / ``test_fraction`` of the subjects.
         val_fraction / test_fraction: split sizes, as fractions of subjects (subject split) or of windows (random).
     """
@@ -78,7 +97,7 @@ class DaLiAc(DatasetPlugin):
     def __init__(
         self,
         root: str = "data/daliac",
-        file_glob: str = "S*.csv",
+        file_glob: str | Sequence[str] = DEFAULT_FILE_GLOBS,
         delimiter: str | None = ",",
         sensors: Mapping[str, Sequence[int]] | None = None,
         use_sensors: str | Sequence[str] | None = None,
@@ -125,6 +144,7 @@ class DaLiAc(DatasetPlugin):
             raise ConfigError("dataset.label_offset", f"must be an integer, got {self.label_offset!r}")
         if self.num_columns is not None and (not isinstance(self.num_columns, int) or self.num_columns < 2):
             raise ConfigError("dataset.num_columns", f"must be an integer >= 2 or null, got {self.num_columns!r}")
+        _ = self.file_globs
         if self.mixed_windows not in ("drop", "majority"):
             raise ConfigError("dataset.mixed_windows", f"'{self.mixed_windows}' is not an option", ["drop", "majority"])
         if self.split not in ("subject", "random"):
@@ -159,6 +179,60 @@ class DaLiAc(DatasetPlugin):
         if self.label_column in cols:
             raise ConfigError("dataset.label_column", f"column {self.label_column} is also a sensor column")
         return cols
+
+    @cached_property
+    def file_globs(self) -> list[str]:
+        """``file_glob`` as a list of patterns. Raises ConfigError unless it is a non-empty (list of) string(s)."""
+        globs = [self.file_glob] if isinstance(self.file_glob, str) else self.file_glob
+        if not isinstance(globs, Sequence) or not globs or not all(isinstance(g, str) and g.strip() for g in globs):
+            raise ConfigError(
+                "dataset.file_glob",
+                f"must be a pattern or a non-empty list of patterns, got {self.file_glob!r}",
+                hint=f"The default is {list(DEFAULT_FILE_GLOBS)}.",
+            )
+        return [str(g) for g in globs]
+
+    def _patterns(self) -> str:
+        return " or ".join(f"'{g}'" for g in self.file_globs)
+
+    def _subject_files_in(self, folder: Path) -> dict[str, list[Path]]:
+        """Pattern -> the files of ``folder`` it matches (naturally sorted), for the patterns that match any."""
+        found = {g: [p for p in folder.glob(g) if p.is_file()] for g in self.file_globs}
+        return {g: sorted(files, key=lambda p: natural_key(p.name)) for g, files in found.items() if files}
+
+    def _subject_files(self, root: Path) -> list[Path]:
+        """The per-subject files under ``root``: those of the one pattern in ``file_globs`` that matches."""
+        hits = self._subject_files_in(root)
+        if len(hits) > 1:
+            which = "; ".join(f"'{g}' ({len(f)} files: {_some([p.name for p in f], 4)})" for g, f in hits.items())
+            raise DatasetError(
+                f"Config key 'dataset.file_glob': more than one of the alternative patterns matches files in "
+                f"'{root}': {which}. They are probably the same subjects under two names; keep one set of "
+                "per-subject files in the folder, or set dataset.file_glob to the one pattern to use."
+            )
+        if hits:
+            return next(iter(hits.values()))
+        entries = sorted(root.iterdir(), key=lambda p: natural_key(p.name))
+        if entries:
+            names = [p.name + ("/" if p.is_dir() else "") for p in entries]
+            held = f"The folder holds {len(entries)} {'entry' if len(entries) == 1 else 'entries'}: {_some(names)}."
+        else:
+            held = f"'{root}' is empty."
+        for sub in (p for p in entries if p.is_dir()):  # unpacked one level too deep?
+            inner = self._subject_files_in(sub)
+            if inner:
+                count = sum(map(len, inner.values()))
+                hint = f"Its subfolder '{sub.name}' holds {count} matching files: set dataset.root={sub}."
+                break
+        else:
+            hint = (
+                "Point dataset.root at the folder with the per-subject files (the release's dataset_1.txt .. "
+                "dataset_19.txt) or set dataset.file_glob to their pattern."
+            )
+        raise DatasetError(
+            f"Config key 'dataset.file_glob': no file in '{root}' matches {self._patterns()} (the patterns tried, "
+            f"relative to dataset.root). {held} {hint}"
+        )
 
     # --------------------------------------------------------------------------------------------------- parsing
     def _fail_row(self, path: Path, row: int, problem: str) -> DatasetError:
@@ -266,19 +340,14 @@ class DaLiAc(DatasetPlugin):
                 f"Config key 'dataset.root': the folder '{root}' does not exist. DaLiAc is not downloaded "
                 "automatically: get the release from the DaLiAc page of the FAU Machine Learning and Data "
                 "Analytics Lab (mad.tf.fau.de), unpack the "
-                f"per-subject files into one folder and pass dataset.root=/that/folder (files matching "
-                f"dataset.file_glob='{self.file_glob}')."
+                f"per-subject files (dataset_1.txt .. dataset_19.txt) into one folder and pass "
+                f"dataset.root=/that/folder (files matching dataset.file_glob: {self._patterns()})."
             )
-        files = sorted(p for p in root.glob(self.file_glob) if p.is_file())
-        if not files:
-            raise DatasetError(
-                f"Config key 'dataset.file_glob': no file in '{root}' matches '{self.file_glob}'. Point dataset.root "
-                "at the folder with the per-subject files (S01.csv ..) or set dataset.file_glob to their pattern."
-            )
+        files = self._subject_files(root)
         stems = [p.stem for p in files]
         if len(set(stems)) != len(stems):
             raise DatasetError(
-                f"Config key 'dataset.file_glob': '{self.file_glob}' matches several files with the same name "
+                f"Config key 'dataset.file_glob': {self._patterns()} matches several files with the same name "
                 f"under '{root}' ({stems}); subjects are named by file stem, so make the pattern match one each."
             )
         xs, ys = [], []
@@ -311,7 +380,7 @@ class DaLiAc(DatasetPlugin):
 
     @property
     def subjects(self) -> list[str]:
-        """Subject names (file stems), sorted."""
+        """Subject names (file stems), sorted with digit runs by value (``dataset_2`` before ``dataset_10``)."""
         return list(self._data[3])
 
     def subject_split(self, seed: int) -> dict[str, list[str]]:
@@ -349,7 +418,8 @@ class DaLiAc(DatasetPlugin):
                 "non-empty train, validation and test subjects. Add subjects, name fewer in "
                 "dataset.val_subjects/test_subjects, or use dataset.split=random."
             )
-        return {"train": sorted(rest), "val": sorted(chosen["val_subjects"]), "test": sorted(chosen["test_subjects"])}
+        parts = {"train": rest, "val": chosen["val_subjects"], "test": chosen["test_subjects"]}
+        return {k: sorted(v, key=natural_key) for k, v in parts.items()}
 
     def datamodule(self, batch_size: int, seed: int) -> ArrayDataModule:
         x, y, subject, stems = self._data

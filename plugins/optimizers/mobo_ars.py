@@ -47,7 +47,7 @@ from sklearn.cluster import KMeans
 from core.interfaces.agent import Agent, Environment
 from core.interfaces.optimizer import KnownObjectives, Problem
 from core.log_ehvi import LogExpectedHypervolumeImprovement
-from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate
+from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate, ignore_jitter_warnings
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
@@ -345,7 +345,7 @@ def _batched(
 
     def reward(points: np.ndarray) -> np.ndarray:
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            ignore_jitter_warnings()
             values = acq(torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)).numpy()
         values = np.clip(np.nan_to_num(values, nan=LOG_FLOOR, neginf=LOG_FLOOR, posinf=1e3), LOG_FLOOR, 1e3)
         if known is not None:

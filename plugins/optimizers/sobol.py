@@ -29,7 +29,7 @@ class SobolSearch(Optimizer):
     def ask(self, n: int) -> np.ndarray:
         self._asked += n
         with warnings.catch_warnings():  # batches need not be powers of two; the sequence stays the same
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.filterwarnings("ignore", "The balance properties of Sobol' points require n", UserWarning)
             return self._engine.random(n)
 
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from botorch.models import SingleTaskGP
 from torch.quasirandom import SobolEngine
 
 from core.interfaces.optimizer import Problem
-from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp
+from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp, ignore_jitter_warnings
 
 
 def chebyshev_scalarize(y: np.ndarray, weights: np.ndarray, alpha: float = 0.05) -> np.ndarray:
@@ -170,7 +170,7 @@ class TuRBO(ModelBasedOptimizer):
         cand = centre.expand(n_cand, d).clone()
         cand[mask] = pert[mask]
         with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+            ignore_jitter_warnings()  # the joint posterior over thousands of candidates
             chosen = MaxPosteriorSampling(model=model, replacement=False)(cand, num_samples=n)
 
         self._proposal = {"id": self._n_proposals, "weights": weights.tolist(), "q": n}
