@@ -55,6 +55,7 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     """Convert, measure and write one trial's deployment files; returns its ``export.json`` record."""
     from core.tflite_graph import TfliteGraph
     from core.tflm_runtime import arena_use, convert_int8, invoke
+    from plugins.hw.tflm import estimate_vs_measurement, host_settings_text
 
     out = run_dir / "models" / str(trial_id)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -70,7 +71,6 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     arena = arena_use(data)
     accuracy = _tflm_accuracy(data, graph, dm.test_dataloader(), invoke)
     hw: HardwareTarget = instantiate(cfg.hw, "hw")
-    estimate = hw.cost(model, shape)
 
     (out / "model.tflite").write_bytes(data)
     header, source = c_array(data)
@@ -79,14 +79,19 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     qin, qout = _io_quantization(data)
     arena_kib = -(-arena.total // 1024)
+    # like with like: the measurement is TFLM's host build; the host-settings estimate is comparable with it, the
+    # board estimate (what the search optimized) is not, and its board-only parts are modelled, not measured
+    compared = estimate_vs_measurement(hw, model, shape, arena.head, arena.tail, len(data))
+    board = compared["board_estimate"]
     record = {
         "trial_id": trial_id,
         "tflite_bytes": len(data),
         "arena_head_bytes": arena.head,
         "arena_tail_bytes": arena.tail,
         "arena_total_bytes": arena.total,
-        "estimated_flash_bytes": estimate.flash_bytes,
-        "estimated_ram_bytes": estimate.ram_bytes,
+        "measured_on": f"TFLite-Micro host build ({host_settings_text()})",
+        "estimated_flash_bytes": board["flash_bytes"],  # the .tflite estimate: the same with every board's settings
+        **{k: v for k, v in compared.items() if k != "measured"},
         "tflm_test_accuracy": accuracy,
         "pytorch_int8_test_accuracy": manifest.get("metrics", {}).get("test_accuracy"),
         "input": {"shape": list(inp.shape), "dtype": inp.dtype, **qin},
@@ -103,10 +108,39 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
         f"- Output `{list(outp.shape)}` int8, scale {qout['scale']:.8g}, zero point {qout['zero_point']}: "
         f"`x = (q - zero_point) * scale`.\n"
         f"- Tensor arena measured in TFLite-Micro: {arena.total} bytes (head {arena.head}, tail {arena.tail}, "
-        f"host build); pass `constexpr size_t kArenaSize = {arena_kib} * 1024;` to `MicroInterpreter`.\n"
-        f"- Test accuracy of this .tflite in TFLite-Micro: {accuracy:.4f}.\n"
+        f"host build: {host_settings_text()}); pass `constexpr size_t kArenaSize = {arena_kib} * 1024;` to "
+        "`MicroInterpreter`.\n"
+        f"- Test accuracy of this .tflite in TFLite-Micro: {accuracy:.4f}.\n" + _estimates_text(compared, arena.total)
     )
     return record
+
+
+def _estimates_text(compared: dict[str, Any], measured_total: int) -> str:
+    """The README's section on the cost model's estimates: host settings vs measured, board, verified vs modelled."""
+    host, board, parts = compared["host_estimate"], compared["board_estimate"], compared["board_estimate_parts"]
+    lines = ["", "## The cost model's estimates", ""]
+    if host is not None:
+        same = "equal to the measured head" if host["head_matches_measured"] else "NOT equal to the measured head"
+        lines.append(
+            f"- With the host build's settings ({host['settings']}), as measured above: arena "
+            f"{host['arena_total_bytes']} bytes (head {host['arena_head_bytes']}, {same}; tail "
+            f"{host['arena_tail_bytes']}, {host['ratio_to_measured']['arena_tail']:.3f} x measured), .tflite "
+            f"{host['flash_bytes']} bytes ({host['ratio_to_measured']['flash']:.3f} x measured)."
+        )
+        lines.append(
+            f"- For the board ({board['board']}: {board['core']}, {board['pointer_bytes']}-byte pointers, "
+            f"{board['kernels']} kernels), what the search optimized: arena {board['ram_bytes']} bytes (head "
+            f"{board['arena_head_bytes']}, of which {board['cmsis_nn_scratch_head_bytes']} CMSIS-NN scratch; tail "
+            f"{board['arena_tail_bytes']}), .tflite {board['flash_bytes']} bytes. It differs from the {measured_total} "
+            "bytes measured because the settings differ, not because the estimate is off."
+        )
+    else:
+        lines.append(
+            f"- For the board ({board['board']}): flash {board['flash_bytes']}, SRAM {board['ram_bytes']} bytes."
+        )
+    lines += [f"- Verified against TFLite-Micro: {v}." for v in parts["verified"]]
+    lines += [f"- Modelled, not measured: {m}." for m in parts["modelled"]]
+    return "\n".join(lines) + "\n"
 
 
 def _tflm_accuracy(data: bytes, graph: Any, loader: Any, invoke: Any) -> float:

@@ -191,7 +191,8 @@ class Search:
             return
         raise ConfigError(
             "model",
-            f"{str(self.cfg.model.get('_target_')).rsplit('.', 1)[-1]} fails on the dataset's input of shape {shape} with {classes} classes at "
+            f"{str(self.cfg.model.get('_target_')).rsplit('.', 1)[-1]} fails on the dataset's input of shape {shape} "
+            f"with {classes} classes at "
             f"{len(points)} points of the search space ({type(first).__name__}: {first})",
             hint="Check the model's settings (for example model.conv_dim: 2 for images, 1 for time series) against "
             "the dataset.",

@@ -88,13 +88,15 @@ def _int8_quantizer_class() -> type:
     ``mean``. Such an op then stays float wherever no consumer happens to observe its output (a residual add at the
     end of a block, a squeeze-excite gate), and the .tflite gets DEQUANTIZE/QUANTIZE pairs around a float op.
     This annotates those ops with the same activation spec as every other op; an add followed by a ReLU/ReLU6 is
-    quantized after the activation, so the converter still fuses it.
+    quantized after the activation, so the converter still fuses it. ``avg_pool2d`` (and the flatten after it)
+    shares its input's quantization, as AVERAGE_POOL_2D requires.
     """
     from litert_torch.quantize import pt2e_quantizer, pt2e_quantizer_utils
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     aten = torch.ops.aten
     binary = {aten.add.Tensor, aten.mul.Tensor}
+    shared = {aten.avg_pool2d.default}  # AVERAGE_POOL_2D keeps its input's quantization, like MAX_POOL_2D
     unary = {aten.hardswish.default, aten.mean.dim, aten.mean.default}
     fused = {aten.relu.default, aten.relu6.default, aten.hardtanh.default}
 
@@ -126,6 +128,19 @@ def _int8_quantizer_class() -> type:
                 node.meta["quantization_annotation"] = QuantizationAnnotation(
                     input_qspec_map=inputs, output_qspec=act_out, _annotated=True
                 )
+            for node in model.graph.nodes:
+                if node.op != "call_function" or node.target not in shared or "quantization_annotation" in node.meta:
+                    continue
+                x = node.args[0]
+                if isinstance(x, torch.fx.Node):
+                    node.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={x: SharedQuantizationSpec(x)},
+                        output_qspec=SharedQuantizationSpec((x, node)),
+                        _annotated=True,
+                    )
+            # the view/permute of a flatten after such a pool shares its quantization too (litert-torch propagated
+            # inside super().annotate(), before the pool had any)
+            pt2e_quantizer_utils.propagate_annotation(model)
             return model
 
     return Int8Quantizer

@@ -101,6 +101,19 @@ def test_the_alarm_restores_an_outer_timer_and_handler() -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_a_layer_the_board_cannot_cost_is_refused_before_the_first_trial(make_cfg, tmp_path, monkeypatch) -> None:
+    """SiLU has no int8 TFLite-Micro lowering: one error at start-up, not one failed trial per candidate."""
+    from torch import nn
+
+    from plugins.models.small_cnn import SmallCNN
+
+    real = SmallCNN.build
+    monkeypatch.setattr(SmallCNN, "build", lambda self, shape, n: nn.Sequential(nn.SiLU(), real(self, shape, n)))
+    with pytest.raises(ConfigError, match=r"Config key 'model': TflmTarget \(stm32f4\) cannot cost this model.*SiLU"):
+        Search(make_cfg("search.progress=false"), tmp_path)
+    assert not (tmp_path / "trials.db").exists()
+
+
 def test_board_too_small_is_infeasible_and_never_trained(make_cfg, tmp_path) -> None:
     cfg = make_cfg("hw.sram_bytes=16500", "hw.reserved_sram_bytes=16384", "trainer.max_epochs=1")
     result = evaluate_trial(_spec(cfg, tmp_path))

@@ -47,7 +47,28 @@ def test_export_writes_deployable_files_that_match_pytorch(run_dir: Path) -> Non
         assert r["input"]["dtype"] == "INT8" and r["output"]["dtype"] == "INT8"
         # the .tflite in TFLite-Micro is as accurate as tinymoo's PyTorch int8 model, and as big as estimated
         assert abs(r["tflm_test_accuracy"] - r["pytorch_int8_test_accuracy"]) <= 0.01
-        assert abs(r["estimated_flash_bytes"] / r["tflite_bytes"] - 1) < 0.05
+        assert abs(r["estimated_flash_bytes"] / r["tflite_bytes"] - 1) < 0.05  # tiny trained nets: see the zoo for 3 %
+        _assert_like_with_like(r)
+        readme = (out / "README.md").read_text()
+        assert "host build's settings" in readme and "Modelled, not measured" in readme and "CMSIS-NN" in readme
+
+
+def _assert_like_with_like(r: dict) -> None:
+    """The host-settings estimate is compared with the host measurement (head byte-exact), the board estimate is
+    reported apart with what in it is verified and what modelled."""
+    host, board = r["host_estimate"], r["board_estimate"]
+    assert "x86-64" in r["measured_on"] and (host["core"], host["pointer_bytes"], host["kernels"]) == (
+        "x86-64", 8, "reference",
+    )  # fmt: skip
+    assert host["arena_head_bytes"] == r["arena_head_bytes"] and host["head_matches_measured"] is True
+    assert abs(host["arena_tail_bytes"] / r["arena_tail_bytes"] - 1) <= 0.05
+    assert abs(host["flash_bytes"] / r["tflite_bytes"] - 1) < 0.05
+    # the quickstart board (stm32f4): 4-byte pointers and CMSIS-NN scratch, modelled on top of the verified head
+    assert (board["board"], board["pointer_bytes"], board["kernels"]) == ("stm32f4", 4, "cmsis-nn")
+    assert board["arena_head_bytes"] == host["arena_head_bytes"] + board["cmsis_nn_scratch_head_bytes"]
+    assert board["ram_bytes"] == board["arena_head_bytes"] + board["arena_tail_bytes"]
+    assert r["board_estimate_parts"]["verified"] and r["board_estimate_parts"]["modelled"]
+    assert "estimated_ram_bytes" not in r  # the board's SRAM is never put next to the host measurement unlabelled
 
 
 def test_c_array_layout() -> None:
@@ -68,6 +89,9 @@ def test_measure_reports_the_real_runtime_next_to_the_estimate(run_dir: Path) ->
     records = json.loads((run_dir / "measure.json").read_text())
     assert records and all(r["arena_total_bytes"] == r["arena_head_bytes"] + r["arena_tail_bytes"] for r in records)
     assert all(abs(r["estimated_flash_bytes"] / r["tflite_bytes"] - 1) < 0.05 for r in records)
+    for r in records:
+        _assert_like_with_like(r)
+        assert r["search_objectives"]["ram"] == r["board_estimate"]["ram_bytes"]
 
 
 def test_search_can_cost_with_the_real_runtime(make_cfg) -> None:

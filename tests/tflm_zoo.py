@@ -1,5 +1,7 @@
 """A zoo of small nets covering what the TFLM cost model must get right: sequential, residual, depthwise-separable,
-1-D (time series), pruned and unpruned, strided convs (converter-inserted PADs), at 8x8, 32x32 and 128x6 inputs."""
+1-D (time series), pruned and unpruned, strided convs and pools (converter-inserted PAD/PADV2), flatten heads (and
+the flatten of one pixel the converter drops), max and average pooling, depthwise multiplier 2, dilated convs,
+concatenation, channel counts that are not multiples of 4, and odd input sizes (8x8 to 49x10, 1-D up to 128)."""
 
 from __future__ import annotations
 
@@ -92,6 +94,110 @@ def bn_calibrated(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
     return model.eval()
 
 
+def pool_net(pool: nn.Module, channels: int = 3, width: int = 8) -> nn.Module:
+    """conv, ``pool``, conv, global pool, linear (a pool with padding may get a converter-inserted PAD/PADV2)."""
+    return nn.Sequential(
+        *_cbr(channels, width, 3), pool, *_cbr(width, 2 * width, 3),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 10),
+    )  # fmt: skip
+
+
+def pool_to_pixel(pool: type[nn.Module], channels: int = 3, size: int = 8, dim: int = 2) -> nn.Module:
+    """conv, a pool over the whole map to one pixel, flatten, linear: the converter drops the flatten's RESHAPE."""
+    return nn.Sequential(*_cbr(channels, 12, 3, dim=dim), pool(size), nn.Flatten(), nn.Linear(12, 10))  # type: ignore[call-arg]
+
+
+def avgpool_flatten(channels: int = 3) -> nn.Module:
+    return nn.Sequential(*_cbr(channels, 8, 3), nn.AvgPool2d(2), *_cbr(8, 8, 3), nn.Flatten(), nn.Linear(128, 10))
+
+
+def avgpool_1d(channels: int = 3) -> nn.Module:
+    return nn.Sequential(
+        *_cbr(channels, 10, 5, dim=1), nn.AvgPool1d(2), *_cbr(10, 20, 3, dim=1),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(20, 4),
+    )  # fmt: skip
+
+
+def dw_multiplier2(channels: int = 3) -> nn.Module:
+    """Depthwise convolutions with channel multiplier 2 (groups = C_in, C_out = 2 C_in)."""
+    return nn.Sequential(
+        *_cbr(channels, 8, 3), *_cbr(8, 16, 3, groups=8), *_cbr(16, 32, 3, 2, groups=16), *_cbr(32, 24, 1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10),
+    )  # fmt: skip
+
+
+def dilated(channels: int = 3) -> nn.Module:
+    """Dilated 3x3 convs (SAME padding 2 and 4, then VALID), as in context aggregation / TCN-style nets."""
+    return nn.Sequential(
+        *_cbr(channels, 8, 3), nn.Conv2d(8, 16, 3, 1, 2, dilation=2), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, 1, 4, dilation=4), nn.ReLU(), nn.Conv2d(16, 16, 3, 1, 0, dilation=2), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )  # fmt: skip
+
+
+def tcn_1d(channels: int = 6) -> nn.Module:
+    """A dilated 1-D conv stack (temporal convolutional net) on a time series."""
+    return nn.Sequential(
+        nn.Conv1d(channels, 16, 3, 1, 1), nn.ReLU(), nn.Conv1d(16, 16, 3, 1, 2, dilation=2), nn.ReLU(),
+        nn.Conv1d(16, 16, 3, 1, 4, dilation=4), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 5),
+    )  # fmt: skip
+
+
+def ds_cnn_kws() -> nn.Module:
+    """DS-CNN keyword spotting (Zhang et al.) on 49x10 MFCCs: a strided 10x4 first conv, depthwise-separable blocks."""
+
+    def block(c: int) -> list[nn.Module]:
+        return [*_cbr(c, c, 3, groups=c), *_cbr(c, c, 1)]
+
+    return nn.Sequential(
+        nn.Conv2d(1, 24, (10, 4), (2, 2), (5, 1), bias=False), nn.BatchNorm2d(24), nn.ReLU(),
+        *block(24), *block(24), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 12),
+    )  # fmt: skip
+
+
+def odd_channels(channels: int = 3) -> nn.Module:
+    """Channel counts that are not multiples of 4 (5, 7, 11, 13) on an odd 27x27 input, strided 5x5 first conv."""
+    return nn.Sequential(
+        *_cbr(channels, 5, 5, 2), *_cbr(5, 7, 3), nn.MaxPool2d(2), *_cbr(7, 11, 3, 2), *_cbr(11, 13, 1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(13, 7),
+    )  # fmt: skip
+
+
+def patchify(channels: int = 3) -> nn.Module:
+    """A stride-4 8x8 "patchify" stem (SAME-equal padding 2 on 32x32), then a plain conv."""
+    return nn.Sequential(
+        nn.Conv2d(channels, 16, 8, 4, 2), nn.ReLU(), *_cbr(16, 32, 3), nn.Flatten(), nn.Linear(32 * 8 * 8, 10)
+    )
+
+
+class Inception(nn.Module):
+    """Two branches (1x1 and 1x1 -> 3x3) concatenated on channels, then a max-pooled branch concatenated too."""
+
+    def __init__(self, cin: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(*_cbr(cin, 12, 3))
+        self.b1 = nn.Sequential(*_cbr(12, 6, 1))
+        self.b2 = nn.Sequential(*_cbr(12, 6, 1), *_cbr(6, 10, 3))
+        self.b3 = nn.Sequential(nn.MaxPool2d(3, 1, 1), *_cbr(12, 4, 1))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(20, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        return self.head(torch.cat([self.b1(x), self.b2(x), self.b3(x)], dim=1))
+
+
+def cnn1d_strided(channels: int = 3) -> nn.Module:
+    """1-D: a strided 7-tap first conv (converter PAD), a padded max pool (PADV2), a flatten head."""
+    return nn.Sequential(
+        *_cbr(channels, 12, 7, 2, dim=1), nn.MaxPool1d(3, 2, 1), *_cbr(12, 12, 3, dim=1), nn.Flatten(),
+        nn.Linear(12 * 25, 6),
+    )  # fmt: skip
+
+
+def mlp_1d(channels: int = 3, length: int = 50) -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(channels * length, 40), nn.ReLU(), nn.Linear(40, 6))
+
+
 # name -> (factory, input shape without batch)
 ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn_gap_8x8": (lambda: SmallCNN(depth=2, width=16).build((1, 8, 8), 10), (1, 8, 8)),
@@ -139,5 +245,35 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
         lambda: SmallCNN(depth=2, width=8, conv_dim=1, head="flatten").build((3, 64), 5),
         (3, 64),
     ),
+    # pools with padding: MaxPool2d(3, 2, 1) on 32x32 gets a PADV2 (PyTorch's padding is not SAME's), on 33x33 not
+    "maxpool_pad_32x32": (lambda: pool_net(nn.MaxPool2d(3, 2, 1)), (3, 32, 32)),
+    "maxpool_pad_33x33": (lambda: pool_net(nn.MaxPool2d(3, 2, 1)), (3, 33, 33)),
+    "maxpool_ceil_pad_16x16": (lambda: pool_net(nn.MaxPool2d(3, 2, 1, ceil_mode=True), width=6), (3, 16, 16)),
+    "maxpool_ceil_15x15": (lambda: pool_net(nn.MaxPool2d(2, 2, ceil_mode=True), 1), (1, 15, 15)),
+    "maxpool_k2p1_16x16": (lambda: pool_net(nn.MaxPool2d(2, 2, 1), 1, 5), (1, 16, 16)),
+    # flatten of a pool to one pixel: no RESHAPE before FULLY_CONNECTED
+    "maxpool_to_pixel_8x8": (lambda: pool_to_pixel(nn.MaxPool2d), (3, 8, 8)),
+    "maxpool_to_pixel_1d_16x3": (lambda: pool_to_pixel(nn.MaxPool1d, 3, 16, dim=1), (3, 16)),
+    "conv_to_pixel_7x7": (
+        lambda: nn.Sequential(*_cbr(1, 8, 3), nn.Conv2d(8, 16, 7), nn.ReLU(), nn.Flatten(), nn.Linear(16, 10)),
+        (1, 7, 7),
+    ),
+    # average pooling (their conversion needs the quantizer fix; see tests/test_tflm.py)
+    "avgpool_flatten_8x8": (avgpool_flatten, (3, 8, 8)),
+    "avgpool_to_pixel_8x8": (lambda: pool_to_pixel(nn.AvgPool2d), (3, 8, 8)),
+    "avgpool_pad_16x16": (lambda: pool_net(nn.AvgPool2d(3, 2, 1)), (3, 16, 16)),
+    "avgpool_1d_64x3": (avgpool_1d, (3, 64)),
+    # other TinyML shapes
+    "dw_mult2_16x16": (dw_multiplier2, (3, 16, 16)),
+    "dilated_16x16": (dilated, (3, 16, 16)),
+    "tcn_1d_96x6": (tcn_1d, (6, 96)),
+    "ds_cnn_kws_49x10": (ds_cnn_kws, (1, 49, 10)),
+    "odd_channels_27x27": (odd_channels, (3, 27, 27)),
+    "patchify_32x32": (patchify, (3, 32, 32)),
+    "inception_cat_16x16": (Inception, (3, 16, 16)),
+    "cnn1d_strided_100x3": (cnn1d_strided, (3, 100)),
+    "mlp_1d_50x3": (mlp_1d, (3, 50)),
 }
 HELD_OUT = ("cnn_k5_32x32", "resnet_w12_32x32", "cnn1d_flatten_64x3")
+# nets with nn.AvgPool2d/AvgPool1d: the export's int8 quantizer (core/tflm_runtime.py) does not yet share the input's
+# quantization across avg_pool2d, so their conversion fails until that fix lands

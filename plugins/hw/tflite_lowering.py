@@ -8,9 +8,15 @@ lowered the way litert-torch's converter lowers it (checked against real convers
   nor VALID padding (e.g. a stride-2 3x3 conv with padding 1 on an even input) gets a ``PAD`` op before it,
   whose padded output is a real arena buffer.
 * Linear -> ``FULLY_CONNECTED``; residual add -> ``ADD`` (a following ReLU is fused); concatenation ->
-  ``CONCATENATION``; max/avg pooling -> ``MAX_POOL_2D``/``AVERAGE_POOL_2D``; global average pooling -> ``MEAN``.
+  ``CONCATENATION``; max/avg pooling -> ``MAX_POOL_2D``/``AVERAGE_POOL_2D``, after a ``PADV2`` (max) or ``PAD``
+  (average) where PyTorch's padding (with ``ceil_mode``'s extra) is not TF's SAME or VALID padding (an average
+  pool with padding always gets the ``PAD``); global average pooling -> ``MEAN``.
 * Flatten of a ``C x H x W`` tensor with ``C > 1`` and ``H*W > 1`` -> ``TRANSPOSE`` (back to PyTorch's channel
-  order) + ``RESHAPE``; other flattens are a ``RESHAPE``, or nothing after a global pool.
+  order) + ``RESHAPE``; other flattens are a ``RESHAPE``, or nothing after a global pool or when one pixel
+  (``H*W == 1``) goes into a Linear (``FULLY_CONNECTED`` flattens it itself).
+* Equal small constants (paddings, axes, permutations, shapes, scalars) are one tensor, as the converter stores
+  them (:meth:`LoweredGraph.constants`).
+* Anything else raises :class:`LoweringError`, one paragraph naming the layer and the supported ones.
 * Hard-swish -> ``HARD_SWISH``; ``torch.mean`` over the spatial dims (squeeze-excite) -> ``MEAN``; a product of
   two tensors (the SE gate) -> ``MUL``.
 * A chain of ops with a scalar constant (``x + 3``, ``x * (1/6)``: hard-sigmoid) -> ``ADD``/``MUL`` with a
@@ -49,6 +55,9 @@ _FLATTEN_FUNCTIONS = {torch.flatten}
 _FLATTEN_METHODS = {"flatten", "view", "reshape"}
 
 
+_AXES = ("axes", (1, 2))  # the spatial axes of a MEAN/SUM
+
+
 class LoweringError(ValueError):
     """The model contains an op the TFLite lowering does not know; its cost cannot be predicted exactly."""
 
@@ -79,6 +88,9 @@ class LoweredOp:
     macs: int = 0
     consts: int = 0  # constant tensors besides weight/bias (axes, shapes, paddings)
     const_bytes: int = 0
+    # the constants' values, one key each: the converter stores equal constants (the same paddings, axes,
+    # permutation or shape) once, as one tensor; empty = every constant is distinct
+    const_keys: tuple[object, ...] = ()
 
 
 @dataclass
@@ -114,6 +126,16 @@ class LoweredGraph:
 
     def op_names(self) -> list[str]:
         return [op.op for op in self.ops]
+
+    def constants(self) -> dict[object, int]:
+        """The graph's distinct small constants (axes, shapes, paddings, scalars; not weights or biases): bytes by
+        value key. Equal values are one tensor and one buffer in the converted graph."""
+        out: dict[object, int] = {}
+        for i, op in enumerate(self.ops):
+            keys = op.const_keys or tuple((i, j) for j in range(op.consts))
+            for key in keys:
+                out.setdefault(key, op.const_bytes // max(op.consts, 1))
+        return out
 
 
 def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
@@ -155,11 +177,12 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
         x = tensor_of[src]
         if kind == "scalar":
             if x not in nchw:
-                x = _relayout(g, x)
+                x = _relayout(g, x, True)
                 nchw.add(x)
             out = g.add_tensor(g.tensors[x].shape)
             op = "MUL" if _op_name(node.target) in ("mul", "truediv", "div", "mul_scalar") else "ADD"
-            g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1))
+            scalar = next(a for a in node.args[:2] if isinstance(a, int | float))
+            g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1, const_keys=(("scalar", op, float(scalar)),)))
             nchw.add(out)
             tensor_of[node] = out
             continue
@@ -167,7 +190,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             t = tensor_of.get(a)
             if t is not None and t in nchw:
                 if t not in back:
-                    back[t] = _relayout(g, t)
+                    back[t] = _relayout(g, t, False)
                 tensor_of[a] = back[t]
         x = tensor_of[src]
         if kind == "conv":
@@ -189,18 +212,19 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             )
             tensor_of[node] = out
         elif kind in ("maxpool", "avgpool"):
-            out = g.add_tensor(_nhwc(_shape(node)))
-            g.add_op(LoweredOp("MAX_POOL_2D" if kind == "maxpool" else "AVERAGE_POOL_2D", [x], out))
-            tensor_of[node] = out
+            tensor_of[node] = _lower_pool(g, x, node, modules[str(node.target)], _shape(src), _shape(node))
         elif kind == "gap":
             shape = _shape(node)
             out = g.add_tensor((shape[0], shape[1]))
             spatial = math.prod(_shape(src)[2:])
-            g.add_op(LoweredOp("SUM" if spatial == 1 else "MEAN", [x], out, consts=1, const_bytes=8))
+            g.add_op(
+                LoweredOp("SUM" if spatial == 1 else "MEAN", [x], out, consts=1, const_bytes=8, const_keys=(_AXES,))
+            )
             tensor_of[node] = out
             pooled.add(out)
         elif kind == "flatten":
-            tensor_of[node] = _lower_flatten(g, x, _shape(src), _shape(node), x in pooled)
+            into_linear = _feeds_only_linear(node, modules)
+            tensor_of[node] = _lower_flatten(g, x, _shape(src), _shape(node), x in pooled, into_linear)
         elif kind in ("add", "mul"):
             ins = [tensor_of[a] for a in node.all_input_nodes if a in tensor_of]
             out = g.add_tensor(_nhwc(_shape(node)))
@@ -214,7 +238,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             tensor_of[node] = x  # a keepdim mean over one pixel is the identity: the converter drops it
         elif kind == "mean":
             out = g.add_tensor(_nhwc(_shape(node)))
-            g.add_op(LoweredOp("MEAN", [x], out, consts=1, const_bytes=8))
+            g.add_op(LoweredOp("MEAN", [x], out, consts=1, const_bytes=8, const_keys=(_AXES,)))
             tensor_of[node] = out
             if len(_shape(node)) == 2:
                 pooled.add(out)
@@ -224,11 +248,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             g.add_op(LoweredOp("CONCATENATION", ins, out))
             tensor_of[node] = out
         else:
-            raise LoweringError(
-                f"cannot lower {node.format_node()} to TFLite; supported: Conv1d/2d, Linear, BatchNorm, ReLU/ReLU6, "
-                "hard-swish, max/avg pooling, global average pooling, spatial mean, flatten, add, mul, scalar "
-                "add/mul/div, cat"
-            )
+            raise LoweringError(_unsupported(node, modules))
     return g
 
 
@@ -239,9 +259,9 @@ def _lower_conv(g: LoweredGraph, x: int, m: nn.Module, in_shape: tuple[int, ...]
     if not _tf_padding_matches(spatial_in, k, s, p, d):
         padded = (in_shape[0], spatial_in[0] + 2 * p[0], spatial_in[1] + 2 * p[1], in_shape[1])
         pad_out = g.add_tensor(padded)
-        g.add_op(LoweredOp("PAD", [x], pad_out, consts=1, const_bytes=4 * 2 * 4))
+        g.add_op(LoweredOp("PAD", [x], pad_out, consts=1, const_bytes=4 * 2 * 4, const_keys=(("pad", p, p),)))
         x = pad_out
-    c_in, c_out, groups = int(m.in_channels), int(m.out_channels), int(m.groups)
+    c_in, c_out, groups = (int(getattr(m, a)) for a in ("in_channels", "out_channels", "groups"))
     depthwise = (groups == c_in and groups > 1) or c_in == 1
     out = g.add_tensor(_nhwc(out_shape))
     w = c_out * (c_in // groups) * k[0] * k[1]
@@ -250,26 +270,142 @@ def _lower_conv(g: LoweredGraph, x: int, m: nn.Module, in_shape: tuple[int, ...]
     return out
 
 
-def _relayout(g: LoweredGraph, x: int) -> int:
+def _relayout(g: LoweredGraph, x: int, to_nchw: bool) -> int:
     """Switch ``x`` between NHWC and NCHW order: a TRANSPOSE, or a RESHAPE when both orders agree."""
     shape = g.tensors[x].shape
     trivial = len(shape) < 4 or shape[-1] == 1 or math.prod(shape[1:-1]) == 1
     out = g.add_tensor(shape)
-    g.add_op(LoweredOp("RESHAPE" if trivial else "TRANSPOSE", [x], out, consts=1, const_bytes=8 if trivial else 16))
+    key = ("shape", shape, to_nchw) if trivial else ("perm", to_nchw)
+    op = LoweredOp("RESHAPE" if trivial else "TRANSPOSE", [x], out, consts=1, const_bytes=8 if trivial else 16)
+    op.const_keys = (key,)
+    g.add_op(op)
     return out
 
 
-def _lower_flatten(g: LoweredGraph, x: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pooled: bool) -> int:
+def _lower_flatten(
+    g: LoweredGraph, x: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pooled: bool, into_linear: bool
+) -> int:
     if pooled or len(in_shape) <= 2:
         return x
     channels, spatial = in_shape[1], math.prod(in_shape[2:])
+    if spatial == 1 and into_linear:  # FULLY_CONNECTED flattens a 1x1xC input itself: the converter drops the RESHAPE
+        return x
     if channels > 1 and spatial > 1:  # NHWC -> NCHW so the flattened order is PyTorch's
         t = g.add_tensor(g.tensors[x].shape)
-        g.add_op(LoweredOp("TRANSPOSE", [x], t, consts=1, const_bytes=16))
+        g.add_op(LoweredOp("TRANSPOSE", [x], t, consts=1, const_bytes=16, const_keys=(("perm", True),)))
         x = t
     out = g.add_tensor(tuple(out_shape))
-    g.add_op(LoweredOp("RESHAPE", [x], out, consts=1, const_bytes=8))
+    g.add_op(LoweredOp("RESHAPE", [x], out, consts=1, const_bytes=8, const_keys=(("shape", tuple(out_shape)),)))
     return out
+
+
+def _lower_pool(
+    g: LoweredGraph, x: int, node: fx.Node, m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> int:
+    """MAX_POOL_2D / AVERAGE_POOL_2D, after the pad the converter inserts where PyTorch's padding is not TF's.
+
+    The converter keeps a pool whose padding (PyTorch's symmetric ``p`` plus, with ``ceil_mode``, the extra
+    right-hand padding of the last window) is TF's VALID or SAME padding; otherwise it pads explicitly first:
+    ``PADV2`` with the int8 minimum before a max pool, a zero ``PAD`` before an average pool. An average pool
+    with padding always gets the ``PAD`` (PyTorch counts the padded zeros, TF's SAME does not).
+    """
+    name = type(m).__name__
+    one_d = len(in_shape) == 3
+    k, s, p = (
+        _pool_pair(getattr(m, a), one_d, 0 if a == "padding" else 1) for a in ("kernel_size", "stride", "padding")
+    )
+    d = _pool_pair(getattr(m, "dilation", 1), one_d, 1)
+    avg = name.startswith("AvgPool")
+    refuse = ""
+    if d != (1, 1):
+        refuse = "dilation"
+    elif getattr(m, "return_indices", False):
+        refuse = "return_indices=True"
+    elif avg and getattr(m, "divisor_override", None) is not None:
+        refuse = "divisor_override"
+    elif avg and any(p) and not getattr(m, "count_include_pad", True):
+        refuse = "padding with count_include_pad=False"
+    size, out = _spatial(in_shape), _spatial(out_shape)
+    extra = tuple(max((o - 1) * si + ki - (n + 2 * pi), 0) for n, o, ki, si, pi in zip(size, out, k, s, p, strict=True))
+    if avg and any(extra) and not refuse:
+        refuse = "ceil_mode=True where it adds a partial window"
+    if refuse:
+        raise LoweringError(
+            f"cannot lower layer '{node.target}' ({name}) to TFLite-Micro int8: {refuse} is not supported "
+            f"(the converter leaves it in float or rescales it with extra ops). {_SUPPORTED}"
+        )
+    same = all(
+        (-(-n // si) == o) and _same_pads(n, ki, si, 1) == (pi, pi + ei)
+        for n, o, ki, si, pi, ei in zip(size, out, k, s, p, extra, strict=True)
+    )
+    valid = not any(p) and not any(extra)
+    if (avg and any(p)) or not (valid or same):
+        padded = (in_shape[0], size[0] + 2 * p[0] + extra[0], size[1] + 2 * p[1] + extra[1], in_shape[1])
+        pad_out = g.add_tensor(padded)
+        key = ("pad", p, tuple(pi + ei for pi, ei in zip(p, extra, strict=True)))
+        if avg:
+            g.add_op(LoweredOp("PAD", [x], pad_out, consts=1, const_bytes=4 * 2 * 4, const_keys=(key,)))
+        else:  # paddings and the pad value (int8 -128; 32 + 1 bytes, counted as 2 x 16)
+            g.add_op(LoweredOp("PADV2", [x], pad_out, consts=2, const_bytes=2 * 16, const_keys=(key, ("pad value",))))
+        x = pad_out
+    out_t = g.add_tensor(_nhwc(out_shape))
+    g.add_op(LoweredOp("AVERAGE_POOL_2D" if avg else "MAX_POOL_2D", [x], out_t))
+    return out_t
+
+
+def _same_pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """TF's SAME padding (before, after) of one dimension."""
+    eff = (k - 1) * d + 1
+    total = max((-(-n // s) - 1) * s + eff - n, 0)
+    return total // 2, total - total // 2
+
+
+def _pool_pair(v: object, one_d: bool, height: int) -> tuple[int, int]:
+    """A pooling parameter as (height, width): an int is square in 2-D; a 1-D pool's height gets ``height``."""
+    if isinstance(v, tuple | list):
+        return (int(v[0]), int(v[1])) if len(v) == 2 else (height, int(v[0]))
+    return (height, int(v)) if one_d else (int(v), int(v))  # type: ignore[call-overload]
+
+
+def _feeds_only_linear(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
+    """Whether every consumer of ``node`` (looking through folded layers such as dropout) is a Linear layer."""
+    users = list(node.users)
+    if not users:
+        return False
+    for u in users:
+        kind = _kind(u, modules)
+        if kind == "fold":
+            if not _feeds_only_linear(u, modules):
+                return False
+        elif kind != "linear":
+            return False
+    return True
+
+
+_SUPPORTED = (
+    "Supported layers: Conv1d/Conv2d (any stride, dilation, groups), Linear, BatchNorm1d/2d (folded), ReLU/ReLU6, "
+    "Hardswish, Dropout/Identity, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d(1) (global pooling), Flatten, "
+    "torch.mean over the spatial dims, residual add, product of two tensors, scalar add/mul/div (hard-sigmoid) "
+    "and torch.cat."
+)
+
+
+def _unsupported(node: fx.Node, modules: dict[str, nn.Module]) -> str:
+    """One paragraph naming the layer the lowering cannot handle, and what it supports."""
+    if node.op == "call_module":
+        m = modules[str(node.target)]
+        what = f"layer '{node.target}' ({type(m).__name__})"
+        if type(m).__name__.startswith("AdaptiveAvgPool"):
+            what += f" with output size {m.output_size} (only global pooling, output size 1, is supported)"
+    elif node.op == "call_function":
+        what = f"function call '{node.name}' ({_op_name(node.target)})"
+    else:
+        what = f"{node.op} '{node.name}' ({node.target})"
+    return (
+        f"cannot lower {what} to TFLite-Micro int8: the cost model predicts only the graphs litert-torch's int8 "
+        f"converter makes of the layers it supports, so this model's flash and SRAM cannot be estimated. "
+        f"{_SUPPORTED} Replace the layer (e.g. SiLU/GELU by ReLU or Hardswish) or take it out of the search space."
+    )
 
 
 def _tf_padding_matches(
