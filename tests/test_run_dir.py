@@ -55,7 +55,8 @@ def test_a_held_lock_refuses_a_second_search_naming_the_holder(make_cfg, tmp_pat
 @pytest.mark.slow
 def test_two_searches_on_one_run_dir_the_second_exits_2_and_the_first_keeps_every_trial(tmp_path) -> None:
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "core.run", "search.n_trials=5", "search.progress=false", "logger=none",
+    # 20 trials keep the first search busy well past the second's start-up (a few seconds on a quiet machine)
+    args = [sys.executable, "-m", "core.run", "search.n_trials=20", "search.progress=false", "logger=none",
             "~search_space.params.epochs", "trainer.max_epochs=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
     env = {**os.environ, "WANDB_MODE": "disabled"}
     first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -79,9 +80,9 @@ def test_two_searches_on_one_run_dir_the_second_exits_2_and_the_first_keeps_ever
     assert first.returncode == 0, err
     with Store(db) as store:
         results = store.results()
-    assert [r.trial_id for r in results] == list(range(5))
+    assert [r.trial_id for r in results] == list(range(20))
     assert all(r.status != TrialStatus.PENDING for r in results)
-    assert len((run_dir / "trials.csv").read_text().strip().splitlines()) == 6  # header + 5 rows
+    assert len((run_dir / "trials.csv").read_text().strip().splitlines()) == 21  # header + 20 rows
 
 
 def test_resume_on_an_empty_store_exits_2_and_leaves_the_directory_untouched(tmp_path) -> None:
