@@ -54,21 +54,17 @@ _MAX_DEPTH = 3  # how deep below the sweep dir job directories are looked for (h
 
 @dataclass
 class Job:
-    """One job directory of a sweep: its number and task overrides (from ``.hydra/``)."""
+    """One job directory of a sweep: its number and task overrides (from ``.hydra/``), and the message of a job
+    refused for bad input (its ``error.txt``; None for the others)."""
 
     path: Path
     num: int | None
     overrides: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def has_store(self) -> bool:
         return (self.path / STORE_NAME).is_file()
-
-    @property
-    def error(self) -> str | None:
-        """The message of a job refused for bad input (``error.txt``), or None."""
-        path = self.path / ERROR_NAME
-        return path.read_text().strip() if path.is_file() else None
 
 
 def record_failed_job(job_dir: str | Path, message: str) -> None:
@@ -100,7 +96,8 @@ def _read_job(path: Path) -> Job:
     overrides = _read_yaml(path / ".hydra" / "overrides.yaml")
     if not isinstance(overrides, list):
         overrides = list((hydra_node.get("overrides") or {}).get("task") or [])
-    return Job(path, num, [str(o) for o in overrides])
+    error = path / ERROR_NAME
+    return Job(path, num, [str(o) for o in overrides], error.read_text().strip() if error.is_file() else None)
 
 
 def find_jobs(sweep_dir: str | Path) -> list[Job]:

@@ -68,9 +68,10 @@ def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = Fa
 
 def check_trainer(cfg: DictConfig) -> None:
     """The trainer settings every trial reads, checked once before the first trial."""
-    for key in ("trainer.max_epochs", "trainer.batch_size", "trainer.check_val_every_n_epoch"):
-        if OmegaConf.select(cfg, key) is not None or key.endswith(("max_epochs", "batch_size")):
-            config_int(cfg, key, 1)
+    config_int(cfg, "trainer.max_epochs", 1)
+    config_int(cfg, "trainer.batch_size", 1)
+    if OmegaConf.select(cfg, "trainer.check_val_every_n_epoch") is not None:
+        config_int(cfg, "trainer.check_val_every_n_epoch", 1)
     config_number(cfg, "trainer.lr", 0.0, above=True)
     config_number(cfg, "trainer.weight_decay", 0.0)
     config_number(cfg, "trainer.gradient_clip_val", 0.0, optional=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,3 +43,17 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 600, **env: str) -> s
         text=True,
         timeout=timeout,
     )
+
+
+def wait_for_finished(db: Path, proc: subprocess.Popen, n: int, timeout: float = 300) -> None:  # type: ignore[type-arg]
+    """Poll the store ``db`` of the search running in ``proc`` until ``n`` trials have finished (or it exits)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if db.is_file():
+            try:
+                with sqlite3.connect(db) as con:
+                    if con.execute("SELECT COUNT(*) FROM trials WHERE status!='pending'").fetchone()[0] >= n:
+                        return
+            except sqlite3.OperationalError:  # the store is being created
+                pass
+        time.sleep(0.05)

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from core.interfaces.trial import TrialStatus
 from core.run_dir import LOCK_NAME, RunLock
 from core.search import Search
 from core.store import Store
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wait_for_finished
 
 FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
 
@@ -61,16 +60,7 @@ def test_two_searches_on_one_run_dir_the_second_exits_2_and_the_first_keeps_ever
     env = {**os.environ, "WANDB_MODE": "disabled"}
     first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     db = run_dir / "trials.db"
-    deadline = time.time() + 300
-    while time.time() < deadline and first.poll() is None:
-        if db.is_file():
-            try:
-                with sqlite3.connect(db) as con:
-                    if con.execute("SELECT COUNT(*) FROM trials WHERE status!='pending'").fetchone()[0] >= 1:
-                        break
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.05)
+    wait_for_finished(db, first, 1)
     assert first.poll() is None, "the first search ended before the second could start"
     second = subprocess.run([*args, "search.resume=true"], cwd=REPO, env=env, capture_output=True, text=True)
     assert second.returncode == 2, second.stderr

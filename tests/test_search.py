@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -17,7 +15,7 @@ from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialStatus
 from core.search import Search
 from core.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_for_finished
 
 FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none")
 
@@ -105,19 +103,7 @@ def test_sigkill_then_resume_from_cli(tmp_path) -> None:
     env = {**os.environ, "WANDB_MODE": "disabled"}
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = run_dir / "trials.db"
-    deadline = time.time() + 300
-    finished = 0
-    while time.time() < deadline and proc.poll() is None:
-        if db.is_file():
-            try:
-                con = sqlite3.connect(db)
-                finished = con.execute("SELECT COUNT(*) FROM trials WHERE status!='pending'").fetchone()[0]
-                con.close()
-            except sqlite3.OperationalError:
-                finished = 0
-            if finished >= 2:
-                break
-        time.sleep(0.05)
+    wait_for_finished(db, proc, 2)
     assert proc.poll() is None, "search ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
