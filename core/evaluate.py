@@ -17,8 +17,9 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from core.checkpoint import save_float
+from core.checkpoint import save_float, save_int8
 from core.errors import TrialDiverged, TrialTimeout
+from core.int8 import Int8Model
 from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFactory, SearchLogger
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.known_costs import architecture_cost, cost_objectives
@@ -33,9 +34,7 @@ def quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*torch.ao.quantization is deprecated.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
-    warnings.filterwarnings("ignore", ".*quantized tensor creation functions.*")
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
 
 
@@ -156,18 +155,11 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
 
 
 def _param_count_any(model: torch.nn.Module) -> int:
-    """Parameter elements of a float or quantized model (quantized layers keep weights in packed params)."""
-    total = 0
-    for m in model.modules():
-        w: Any = getattr(m, "weight", None)
-        if callable(w) and not isinstance(w, torch.Tensor):  # torch.ao quantized Conv/Linear
-            total += w().numel()
-            bias: Any = getattr(m, "bias", None)
-            b = bias() if callable(bias) else None
-            total += b.numel() if b is not None else 0
-        else:
-            total += sum(p.numel() for p in m.parameters(recurse=False))
-    return total
+    """Weight elements of the compressed model: an int8 model's quantized weights (BatchNorm folded), or a float
+    model's parameters."""
+    if isinstance(model, Int8Model):
+        return model.weight_count()
+    return sum(p.numel() for p in model.parameters())
 
 
 def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
@@ -182,16 +174,18 @@ def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
 def _save_model(
     model: torch.nn.Module, out: Path, spec: TrialSpec, objectives: dict[str, Any], metrics: dict[str, float]
 ) -> None:
-    """Write the compressed model's state dict and a manifest (config included) to ``models/<trial>/``."""
+    """Write the int8 model's state (:func:`core.checkpoint.save_int8`) and a manifest (config included) to
+    ``models/<trial>/``; the float model is already there (``float_model.pt``)."""
     import json
 
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out / "model.pt")
-    manifest = {
+    manifest: dict[str, Any] = {
         "trial_id": spec.trial_id,
         "params": spec.params,
         "objectives": objectives,
         "metrics": metrics,
         "config": spec.config,
     }
+    if isinstance(model, Int8Model):
+        manifest["int8"] = save_int8(model, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

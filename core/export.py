@@ -2,12 +2,13 @@
 
 ``python -m core.export RUN_DIR [--trials 3 7 | --all]`` (needs the ``tflm`` extra). For each trial it:
 
-1. rebuilds the trial's architecture from its config and loads the weights it saved (``models/<id>/float_model.pt``,
-   weights only: :mod:`core.checkpoint`);
-2. converts it with litert-torch (PT2E int8: per-channel weights, int8 input and output), calibrating on the
-   trial's own calibration data, and strips the tensor names;
-3. measures it in the real TFLite-Micro interpreter: arena (head, tail, total), .tflite size, and the int8
-   accuracy of the .tflite on the trial's test split;
+1. rebuilds the int8 graph the trial scored (:func:`core.checkpoint.load_int8`: the architecture from the config,
+   the saved float weights and int8 ranges, weights only; no second calibration). A trial without an int8 step was
+   scored in float; its float model is quantized post-training here, and ``export.json`` says so;
+2. lowers that graph with litert-torch (int8 input and output) and strips the tensor names;
+3. measures it in the real TFLite-Micro interpreter: arena (head, tail, total), .tflite size, and on the trial's
+   test split the accuracy of the .tflite, of the PyTorch int8 graph, and how often the two predict the same
+   class;
 4. writes ``models/<id>/model.tflite``, ``model_data.h`` / ``model_data.cc`` (a C array as ``xxd -i`` writes it,
    16-byte aligned), ``README.md`` (input/output quantization, arena size to pass to ``MicroInterpreter``) and
    ``export.json``; and a run-level ``export.json`` comparing the estimate with the measurement.
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from omegaconf import OmegaConf
 
-from core.checkpoint import load_float
+from core.checkpoint import load_float, load_int8
+from core.deployed_layout import to_deployed
 from core.errors import TinymooError
-from core.int8 import calibration_batches
+from core.int8 import Int8Model, Int8Scheme, calibration_batches, post_training_int8
 from core.interfaces import DatasetPlugin, HardwareTarget
 from core.plugins import instantiate
 
@@ -54,7 +57,7 @@ def c_array(data: bytes, name: str = "g_model") -> tuple[str, str]:
 def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     """Convert, measure and write one trial's deployment files; returns its ``export.json`` record."""
     from core.tflite_graph import TfliteGraph
-    from core.tflm_runtime import arena_use, convert_int8, invoke
+    from core.tflm_runtime import arena_use, invoke, lower_int8
     from plugins.hw.tflm import estimate_vs_measurement, host_settings_text
 
     out = run_dir / "models" / str(trial_id)
@@ -64,12 +67,18 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
-    n_calib = int(OmegaConf.select(cfg, "compressor.quant.calibration_batches") or 8)
-    calibration = calibration_batches(dm, n_calib)
-    data = convert_int8(model, shape, calibration)
+    if "int8" in manifest:  # the int8 graph the trial scored: its saved ranges, nothing calibrated again
+        int8 = load_int8(out, cfg, manifest["int8"])
+        quantized_by = f"the trial ({'quantization-aware training' if int8.scheme.qat else 'post-training'}), as scored"
+    else:  # a trial without an int8 step was scored in float: quantize it here
+        n_calib = int(OmegaConf.select(cfg, "compressor.quant.calibration_batches") or 8)
+        int8 = post_training_int8(model, shape, calibration_batches(dm, n_calib), Int8Scheme())
+        quantized_by = "core.export (post-training; the trial was scored as a float model)"
+    data = lower_int8(int8)
     graph = TfliteGraph.from_bytes(data)
     arena = arena_use(data)
-    accuracy = _tflm_accuracy(data, graph, dm.test_dataloader(), invoke)
+    parity = _parity(data, int8, dm.test_dataloader(), invoke)
+    accuracy = parity["tflm_test_accuracy"]
     hw: HardwareTarget = instantiate(cfg.hw, "hw")
 
     (out / "model.tflite").write_bytes(data)
@@ -92,8 +101,9 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
         "measured_on": f"TFLite-Micro host build ({host_settings_text()})",
         "estimated_flash_bytes": board["flash_bytes"],  # the .tflite estimate: the same with every board's settings
         **{k: v for k, v in compared.items() if k != "measured"},
-        "tflm_test_accuracy": accuracy,
-        "pytorch_int8_test_accuracy": manifest.get("metrics", {}).get("test_accuracy"),
+        "quantized_by": quantized_by,
+        **parity,
+        "search_test_accuracy": manifest.get("metrics", {}).get("test_accuracy"),
         "input": {"shape": list(inp.shape), "dtype": inp.dtype, **qin},
         "output": {"shape": list(outp.shape), "dtype": outp.dtype, **qout},
         "ops": graph.op_names(),
@@ -110,7 +120,11 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
         f"- Tensor arena measured in TFLite-Micro: {arena.total} bytes (head {arena.head}, tail {arena.tail}, "
         f"host build: {host_settings_text()}); pass `constexpr size_t kArenaSize = {arena_kib} * 1024;` to "
         "`MicroInterpreter`.\n"
-        f"- Test accuracy of this .tflite in TFLite-Micro: {accuracy:.4f}.\n" + _estimates_text(compared, arena.total)
+        f"- Quantized by {quantized_by}.\n"
+        f"- Test accuracy of this .tflite in TFLite-Micro: {accuracy:.4f}; of the PyTorch int8 graph it was lowered "
+        f"from: {parity['pytorch_int8_test_accuracy']:.4f}. The two predict the same class for "
+        f"{100 * parity['prediction_agreement']:.2f} % of the {parity['test_samples']} test samples.\n"
+        + _estimates_text(compared, arena.total)
     )
     return record
 
@@ -143,18 +157,30 @@ def _estimates_text(compared: dict[str, Any], measured_total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tflm_accuracy(data: bytes, graph: Any, loader: Any, invoke: Any) -> float:
+def _parity(data: bytes, int8: Int8Model, loader: Any, invoke: Any) -> dict[str, Any]:
+    """The .tflite in TFLite-Micro against the PyTorch int8 graph it was lowered from, on the test split: both
+    accuracies and how often they predict the same class."""
     q = _io_quantization(data)
     scale, zero = q[0]["scale"], q[0]["zero_point"]
-    correct = total = 0
+    shape = int8.input_shape
+    tflm_correct = torch_correct = agree = total = 0
     for x, y in loader:
-        x = x.unsqueeze(2) if x.dim() == 3 else x  # 1-D models run as 2-D of height 1
-        nhwc = x.movedim(1, -1).numpy()
-        qx = np.clip(np.round(nhwc / scale) + zero, -128, 127).astype(np.int8)
-        pred = invoke(data, qx).argmax(axis=1)
-        correct += int((pred == y.numpy()).sum())
-        total += len(y)
-    return correct / max(total, 1)
+        qx = np.clip(np.round(to_deployed(x, shape).numpy() / scale) + zero, -128, 127).astype(np.int8)
+        tflm = invoke(data, qx).argmax(axis=1)
+        with torch.no_grad():
+            ref = int8.eval()(x).argmax(dim=1).numpy()
+        labels = y.numpy()
+        tflm_correct += int((tflm == labels).sum())
+        torch_correct += int((ref == labels).sum())
+        agree += int((tflm == ref).sum())
+        total += len(labels)
+    n = max(total, 1)
+    return {
+        "tflm_test_accuracy": tflm_correct / n,
+        "pytorch_int8_test_accuracy": torch_correct / n,
+        "prediction_agreement": agree / n,
+        "test_samples": total,
+    }
 
 
 def _io_quantization(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -207,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"trial {trial_id}: {record['tflite_bytes']} B flash (estimated {record['estimated_flash_bytes']}), "
             f"arena {record['arena_total_bytes']} B, TFLM test accuracy {record['tflm_test_accuracy']:.4f} "
-            f"(PyTorch int8 {record['pytorch_int8_test_accuracy']})"
+            f"(PyTorch int8 {record['pytorch_int8_test_accuracy']:.4f}, same prediction on "
+            f"{100 * record['prediction_agreement']:.2f} %)"
         )
     (run_dir / "export.json").write_text(json.dumps(records, indent=2) + "\n")
     return 0

@@ -1,93 +1,438 @@
-"""The int8 numerics tinymoo's PyTorch quantizers share (torch.ao FX): qconfigs, the quantized engine, calibration.
+"""tinymoo's one int8 stack (torchao PT2E): the graph the search scores is the graph ``core.export`` converts.
 
-``compressor=quant_int8`` (post-training) and ``compressor=quant_qat`` (quantization-aware training) both build
-their int8 models from these, so both have the same numerics: per-channel symmetric int8 weights and per-tensor
-affine 8-bit activations over the full range, as TFLite-Micro's int8 kernels. ``core.export`` calibrates with
-:func:`calibration_batches` too.
+``compressor=quant_int8`` (post-training), ``compressor=quant_qat`` (quantization-aware training) and
+``core.export`` all go through these steps:
+
+1. :func:`capture`: the model in its deployed form (:mod:`core.deployed_layout`: channel-last, 1-D as 2-D) is
+   captured with ``torch.export``, with a dynamic batch dimension.
+2. :func:`prepare`: :func:`int8_quantizer` annotates the graph with TFLite-Micro's int8 rules, and torchao inserts
+   observers (post-training, ``prepare_pt2e``) or fake quantization (QAT, ``prepare_qat_pt2e``).
+3. Calibration or training, then :func:`convert` (``convert_pt2e``): a graph of quantize/dequantize ops around the
+   float ops, with the scales and zero points the .tflite gets. Run as is (:class:`Int8Model`), it is the int8
+   model whose accuracy is the error objective.
+4. The prepared graph's state (weights, observed ranges, QAT's learned ranges) is saved with the trial, tensors
+   only (:mod:`core.checkpoint`). ``core.export`` captures and prepares the same graph, loads that state and
+   converts: the same scales, with no second calibration; litert-torch then lowers that graph to the .tflite.
+
+TFLite's int8 rules, as :func:`int8_quantizer` applies them:
+
+- activations: int8, per-tensor affine, -128..127;
+- weights: int8, per-channel (axis 0) symmetric, -127..127; biases stay float (the converter makes them int32 with
+  scale ``input_scale * weight_scale``);
+- a convolution's BatchNorm is folded into it, and a ReLU/ReLU6 after a conv, linear, BatchNorm or add is fused
+  (one output quantization, after the activation);
+- pooling, reshapes, permutes, padding and concatenation keep their input's quantization (TFLite requires it);
+- every other op with a float output gets its own output quantization.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import logging
+import math
+import operator
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from torch import fx, nn
 
-ENGINES = ("x86", "fbgemm", "qnnpack", "onednn")
+from core.deployed_layout import DatasetInput, deployed_form, deployed_shape, to_deployed
+
 OBSERVERS = ("minmax", "histogram")
+EPS = 2.0**-12  # the smallest scale an observer may choose (litert-torch's TFLite configs use the same)
+MAX_BATCH = 1 << 16  # the captured graph's dynamic batch dimension allows 1..MAX_BATCH
 
 
-def check_engine(engine: str) -> str:
-    """``engine`` if torch has such a quantized engine name here, else a ValueError naming the choices."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    return engine
+@dataclass(frozen=True)
+class Int8Scheme:
+    """How the int8 ranges are found: post-training calibration or quantization-aware training.
+
+    Attributes:
+        qat: fake quantization during training (``prepare_qat_pt2e``) instead of post-training observers.
+        observer: post-training activation observer: ``minmax`` or ``histogram`` (clips outliers; slower).
+        activation_averaging: QAT's moving min/max averaging constant for activations (torch's default 0.01).
+        weight_averaging: the same for the per-channel weight ranges; 1 follows the current weights exactly.
+    """
+
+    qat: bool = False
+    observer: str = "minmax"
+    activation_averaging: float = 0.01
+    weight_averaging: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.observer not in OBSERVERS:
+            raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}, got {self.observer!r}")
+        for key in ("activation_averaging", "weight_averaging"):
+            value = float(getattr(self, key))
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{key} must be in (0, 1], got {value}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def specs(self) -> tuple[Any, Any]:
+        """The torchao ``QuantizationSpec`` of activations and of weights."""
+        from torchao.quantization.pt2e import observer as obs
+        from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+        from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+        if self.qat:
+            # FakeQuantize computes its scales with the observer's own calculate_qparams, as convert_pt2e does (the
+            # fused kernel's per-channel scales differ from it by up to 1 %)
+            act_ctr = FakeQuantize.with_args(
+                observer=obs.MovingAverageMinMaxObserver, averaging_constant=self.activation_averaging, eps=EPS
+            )
+            weight_ctr = FakeQuantize.with_args(
+                observer=obs.MovingAveragePerChannelMinMaxObserver, averaging_constant=self.weight_averaging, eps=EPS
+            )
+        else:
+            act_ctr = (obs.HistogramObserver if self.observer == "histogram" else obs.MinMaxObserver).with_args(eps=EPS)
+            weight_ctr = obs.PerChannelMinMaxObserver.with_args(eps=EPS)
+        act = QuantizationSpec(
+            dtype=torch.int8,
+            quant_min=-128,
+            quant_max=127,
+            qscheme=torch.per_tensor_affine,
+            is_dynamic=False,
+            observer_or_fake_quant_ctr=act_ctr,
+        )
+        weight = QuantizationSpec(
+            dtype=torch.int8,
+            quant_min=-127,
+            quant_max=127,
+            qscheme=torch.per_channel_symmetric,
+            ch_axis=0,
+            is_dynamic=False,
+            observer_or_fake_quant_ctr=weight_ctr,
+        )
+        return act, weight
+
+
+def _aten_sets() -> tuple[set[Any], set[Any], set[Any], set[Any], set[Any]]:
+    aten = torch.ops.aten
+    weighted = {aten.conv1d.default, aten.conv2d.default, aten.linear.default}
+    binary = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor}
+    batch_norm = {aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default}
+    fusable = {aten.relu.default, aten.relu_.default, aten.relu6.default, aten.hardtanh.default, aten.hardtanh_.default}
+    same = {
+        aten.max_pool2d.default,
+        aten.max_pool1d.default,
+        aten.avg_pool2d.default,
+        aten.avg_pool1d.default,
+        aten.adaptive_max_pool2d.default,
+        aten.flatten.using_ints,
+        aten.view.default,
+        aten.reshape.default,
+        aten.squeeze.dim,
+        aten.squeeze.dims,
+        aten.unsqueeze.default,
+        aten.permute.default,
+        aten.transpose.int,
+        aten.movedim.int,
+        aten.contiguous.default,
+        aten.clone.default,
+        aten.dropout.default,
+        aten.pad.default,
+        aten.constant_pad_nd.default,
+        aten.cat.default,
+    }
+    return weighted, binary, batch_norm, fusable, same
+
+
+def _is_float(node: Any) -> bool:
+    value = node.meta.get("val") if isinstance(node, fx.Node) else None
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
+
+
+def int8_quantizer(scheme: Int8Scheme) -> Any:
+    """A torchao PT2E ``Quantizer`` with TFLite-Micro's int8 rules (the module docstring lists them)."""
+    return _quantizer_class()(scheme)
+
+
+@functools.cache
+def _quantizer_class() -> type:
+    """The quantizer class, defined on first use: importing torchao takes a second, which a trial that never
+    quantizes (and ``import core.int8``) should not pay."""
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, Quantizer, SharedQuantizationSpec
+
+    class Int8Quantizer(Quantizer):  # type: ignore[misc]
+        def __init__(self, scheme: Int8Scheme) -> None:
+            super().__init__()
+            self.scheme = scheme
+
+        def annotate(self, model: fx.GraphModule) -> fx.GraphModule:
+            act, weight = self.scheme.specs()
+            weighted, binary, batch_norm, fusable, same = _aten_sets()
+
+            def annotate(node: fx.Node, inputs: dict[fx.Node, Any], output: Any = None) -> None:
+                node.meta["quantization_annotation"] = QuantizationAnnotation(
+                    input_qspec_map=inputs, output_qspec=output, _annotated=True
+                )
+
+            for node in model.graph.nodes:
+                if node.op != "call_function" or "quantization_annotation" in node.meta or not _is_float(node):
+                    continue
+                target = node.target
+                if target is operator.getitem:
+                    continue
+                if target in same:
+                    args = node.args[0] if target is torch.ops.aten.cat.default else node.args[:1]
+                    tensors = [a for a in args if isinstance(a, fx.Node)]
+                    if not tensors:
+                        continue
+                    first = tensors[0]
+                    shared = SharedQuantizationSpec((first, node))
+                    annotate(node, {first: act, **{a: shared for a in tensors[1:]}}, shared)
+                    continue
+                if target in weighted:
+                    inputs = {node.args[0]: act, node.args[1]: weight}
+                elif target in batch_norm:
+                    inputs = {}
+                else:
+                    inputs = {a: act for a in node.args if isinstance(a, fx.Node) and _is_float(a)}
+                users = list(node.users)
+                if target in weighted and len(users) == 1 and users[0].target in batch_norm:
+                    annotate(node, inputs)  # the BatchNorm (folded into the conv) quantizes the output
+                elif target in weighted | binary | batch_norm and len(users) == 1 and users[0].target in fusable:
+                    annotate(node, inputs)
+                    annotate(users[0], {}, act)  # fused: one quantization, after the activation
+                else:
+                    annotate(node, inputs, act)
+            return model
+
+        def validate(self, model: fx.GraphModule) -> None:
+            """Nothing to check beyond what ``annotate`` already refuses to annotate."""
+
+    return Int8Quantizer
 
 
 @contextlib.contextmanager
-def quantization_backend(engine: str) -> Iterator[None]:
-    """Silence torch.ao's deprecation warnings and select the quantized ``engine`` that will run the int8 model."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.backends.quantized.engine = engine
-        yield
+def quiet() -> Iterator[None]:
+    """Silence what torch.export and torchao say about themselves while tinymoo quantizes (not about the model)."""
+    names = ("torchao", "torch._export", "torch.export", "torch._dynamo", "torch.utils._pytree")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(ao)?\.")
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(ao)?\.")
+            warnings.filterwarnings("ignore", ".*register_constant.*")
+            warnings.filterwarnings("ignore", ".*LeafSpec.*", category=FutureWarning)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
-def ptq_qconfig(observer: str = "minmax") -> Any:
-    """Post-training qconfig: per-tensor affine quint8 activations over the full range (0..255, no reduced
-    range, as TFLite-Micro's int8 kernels) and per-channel symmetric qint8 weights (-128..127)."""
-    from torch.ao.quantization import HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver, QConfig
+def capture(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModule:
+    """``model`` in its deployed form (:func:`core.deployed_layout.deployed_form`) captured with ``torch.export``
+    (dynamic batch): the graph the quantizer annotates. Call it in the mode (train/eval) the graph is for."""
+    deployed = deployed_form(model, input_shape)
+    deployed.train(model.training)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    example = torch.zeros(2, *deployed_shape(input_shape), device=device)
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    with quiet():
+        exported = torch.export.export(deployed, (example,), dynamic_shapes=({0: batch},))
+    return exported.module()  # type: ignore[return-value]
 
-    if observer not in OBSERVERS:
-        raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}, got {observer!r}")
-    act = HistogramObserver if observer == "histogram" else MinMaxObserver
-    return QConfig(
-        activation=act.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine, reduce_range=False),
-        weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
-    )
 
+def prepare(model: nn.Module, input_shape: tuple[int, ...], scheme: Int8Scheme) -> fx.GraphModule:
+    """The observed (post-training) or fake-quantized (QAT) graph of ``model``.
 
-def qat_qconfig(activation_averaging: float = 0.01, weight_averaging: float = 1.0) -> Any:
-    """The quantization-aware-training counterpart of :func:`ptq_qconfig`: fake quantization (straight-through
-    gradients) with the same dtypes, schemes and ranges, observed with moving-average min/max.
-
-    Args:
-        activation_averaging: the activation observers' averaging constant ``c`` (``range += c * (batch range -
-            range)``; torch's default 0.01).
-        weight_averaging: the same for the per-channel weight observers; 1 (default) follows the current weights
-            exactly, which is what converting to int8 (and ``quant_int8``) computes from the final weights.
+    Post-training captures ``model`` in eval mode (BatchNorm folds into the convolutions). QAT captures it in
+    train mode; the result's ``train()``/``eval()`` then switch its BatchNorm and dropout as a module's would. A 2-D
+    model's QAT graph trains ``model``'s own parameter tensors.
     """
-    from torch.ao.quantization import (
-        FakeQuantize,
-        MovingAverageMinMaxObserver,
-        MovingAveragePerChannelMinMaxObserver,
-        QConfig,
-    )
+    model.train(scheme.qat)
+    graph = capture(model, input_shape)
+    with quiet():
+        from torchao.quantization.pt2e import allow_exported_model_train_eval
+        from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
 
-    return QConfig(
-        activation=FakeQuantize.with_args(
-            observer=MovingAverageMinMaxObserver,
-            quant_min=0,
-            quant_max=255,
-            dtype=torch.quint8,
-            qscheme=torch.per_tensor_affine,
-            reduce_range=False,
-            averaging_constant=activation_averaging,
-        ),
-        weight=FakeQuantize.with_args(
-            observer=MovingAveragePerChannelMinMaxObserver,
-            quant_min=-128,
-            quant_max=127,
-            dtype=torch.qint8,
-            qscheme=torch.per_channel_symmetric,
-            ch_axis=0,
-            averaging_constant=weight_averaging,
-        ),
-    )
+        if scheme.qat:
+            prepared = prepare_qat_pt2e(graph, int8_quantizer(scheme))
+            allow_exported_model_train_eval(prepared)
+        else:
+            prepared = prepare_pt2e(graph, int8_quantizer(scheme))
+    return prepared  # type: ignore[no-any-return]
+
+
+def calibrate(prepared: fx.GraphModule, batches: Iterable[torch.Tensor], input_shape: tuple[int, ...]) -> None:
+    """Run float batches (dataset layout) through a post-training ``prepared`` graph so its observers see them."""
+    with torch.no_grad(), quiet():
+        for x in batches:
+            prepared(to_deployed(x.cpu(), input_shape))
+
+
+def convert(prepared: fx.GraphModule, scheme: Int8Scheme) -> fx.GraphModule:
+    """The int8 (quantize/dequantize) graph of a copy of ``prepared``; ``prepared`` itself stays as it is."""
+    with quiet():
+        from torchao.quantization.pt2e import move_exported_model_to_eval
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+        graph = copy.deepcopy(prepared).cpu()
+        if scheme.qat:
+            move_exported_model_to_eval(graph)
+        return convert_pt2e(graph, fold_quantize=False)  # type: ignore[no-any-return]
+
+
+def _round_away(x: torch.Tensor) -> torch.Tensor:
+    """Round half away from zero, as TFLM's integer kernels do (``torch.round`` rounds half to even)."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def _quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's ``QuantizeMultiplier``: ``real = multiplier * 2**(shift - 31)``, ``multiplier`` in [2**30, 2**31)."""
+    if real == 0.0:
+        return 0, 0
+    fraction, shift = math.frexp(real)
+    multiplier = math.floor(abs(fraction) * (1 << 31) + 0.5) * (1 if fraction > 0 else -1)
+    if multiplier == 1 << 31:
+        multiplier //= 2
+        shift += 1
+    return multiplier, shift
+
+
+def _multiply_by_quantized_multiplier(x: torch.Tensor, multiplier: int, shift: int) -> torch.Tensor:
+    """TFLite's ``MultiplyByQuantizedMultiplier`` on int64 ``x``: a rounding doubling high multiply, then a
+    rounding (half away from zero) right shift."""
+    left, right = max(shift, 0), max(-shift, 0)
+    ab = (x * (1 << left)) * multiplier
+    nudge = torch.where(ab >= 0, torch.full_like(ab, 1 << 30), torch.full_like(ab, 1 - (1 << 30)))
+    high = torch.div(ab + nudge, 1 << 31, rounding_mode="trunc")
+    mask = (1 << right) - 1
+    remainder = torch.bitwise_and(high, mask)
+    threshold = (mask >> 1) + (high < 0).long()
+    return torch.bitwise_right_shift(high, right) + (remainder > threshold).long()
+
+
+def tflm_mean(
+    x: torch.Tensor,
+    dims: tuple[int, ...],
+    keepdim: bool,
+    scale_in: float,
+    zero_in: int,
+    scale_out: float,
+    zero_out: int,
+) -> torch.Tensor:
+    """A mean of dequantized ``x`` over ``dims`` computed as TFLM's int8 MEAN computes it (``QuantizedMeanOrSum``),
+    in integers, returned on the output's float grid: the sum of ``q - zero_in``, times the fixed-point multiplier
+    of ``scale_in / scale_out`` with the count folded in, plus ``zero_out``, clamped to int8."""
+    count = math.prod(x.shape[d] for d in dims)
+    real = float(np.float32(scale_in)) / float(np.float32(scale_out))
+    multiplier, shift = _quantize_multiplier(real)
+    fold = min(count.bit_length() - 1, 32, 31 + shift)
+    multiplier, shift = (multiplier << fold) // count, shift - fold
+    total = torch.round(x.double() / scale_in).sum(dim=dims, keepdim=keepdim).long()  # sum of q - zero_in
+    q = (_multiply_by_quantized_multiplier(total, multiplier, shift) + zero_out).clamp(-128, 127)
+    return ((q - zero_out).double() * scale_out).to(x.dtype)
+
+
+def tflm_avg_pool(x: torch.Tensor, scale: float, zero_point: int, *pool_args: Any) -> torch.Tensor:
+    """An average pool of dequantized ``x`` as TFLM's int8 AVERAGE_POOL_2D computes it (input and output share
+    their quantization): the mean of the raw int8 values, rounded half away from zero, back on the float grid."""
+    mean_q = torch.nn.functional.avg_pool2d(x, *pool_args) / scale + zero_point
+    return (_round_away(mean_q) - zero_point) * scale
+
+
+def with_tflm_rounding(graph: fx.GraphModule) -> fx.GraphModule:
+    """A copy of a converted graph whose averaging ops round as TFLM's int8 kernels do.
+
+    Every other op of a converted graph computes in float between a dequantize and a quantize, which rounds as
+    TFLM's requantization does up to ties that a float result almost never hits. An average is different: TFLM
+    divides an integer sum by the count and rounds (MEAN rounds the rescaled sum first, too), so exact halves are
+    common (a 2 x 2 window, a 16-pixel map) and a float mean rounded half to even disagrees on a few per cent of
+    the outputs. This graph is the int8 model as the board computes it; the unchanged graph is what is lowered.
+    """
+    aten, qd = torch.ops.aten, torch.ops.quantized_decomposed
+    with quiet():
+        out = copy.deepcopy(graph)
+    for node in list(out.graph.nodes):
+        if node.op != "call_function" or node.target not in (
+            aten.mean.dim,
+            aten.adaptive_avg_pool2d.default,
+            aten.avg_pool2d.default,
+        ):
+            continue
+        src, users = node.args[0], list(node.users)
+        if not (
+            isinstance(src, fx.Node)
+            and src.target is qd.dequantize_per_tensor.default
+            and len(users) == 1
+            and users[0].target is qd.quantize_per_tensor.default
+        ):
+            continue
+        q_in: Any = src.args
+        q_out: Any = users[0].args
+        qparams = (float(q_in[1]), int(q_in[2]), float(q_out[1]), int(q_out[2]))
+        if node.target is aten.avg_pool2d.default:
+            node.target, node.args = tflm_avg_pool, (src, qparams[0], qparams[1], *node.args[1:])
+        elif node.target is aten.mean.dim:
+            keep = bool(node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False))
+            node.target, node.args, node.kwargs = tflm_mean, (src, tuple(node.args[1]), keep, *qparams), {}
+        elif tuple(node.args[1]) in ((1, 1), (1,)):  # global adaptive average pool
+            dims = (-2, -1) if len(node.args[1]) == 2 else (-1,)
+            node.target, node.args = tflm_mean, (src, dims, True, *qparams)
+    out.graph.lint()
+    out.recompile()
+    return out
+
+
+def prepared_state(prepared: fx.GraphModule) -> dict[str, torch.Tensor]:
+    """A CPU copy of the prepared graph's parameters, buffers and observer state: what :func:`convert` needs."""
+    return {k: v.detach().cpu().clone() for k, v in prepared.state_dict().items()}
+
+
+class Int8Model(DatasetInput):
+    """The int8 model a trial scores: the converted graph, fed batches in the dataset's own layout.
+
+    It runs :func:`with_tflm_rounding` of the converted graph: the int8 model as TFLM computes it.
+
+    Attributes:
+        graph: the converted graph (deployed layout input), which ``core.export`` lowers to the .tflite.
+        scored: the same graph with TFLM's rounding of averages, which ``forward`` runs.
+        state: :func:`prepared_state` of the graph it was converted from (saved with the trial).
+        input_shape: one sample in the dataset's layout.
+        scheme: how its ranges were found.
+    """
+
+    def __init__(
+        self, graph: fx.GraphModule, state: dict[str, torch.Tensor], input_shape: tuple[int, ...], scheme: Int8Scheme
+    ) -> None:
+        super().__init__(graph, input_shape)
+        self.scored = with_tflm_rounding(graph)
+        self.state = state
+        self.scheme = scheme
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scored(to_deployed(x, self.input_shape))  # type: ignore[no-any-return]
+
+    def train(self, mode: bool = True) -> Int8Model:
+        """Only the flag: the converted graph is always in its evaluation form (a captured graph refuses
+        ``train()``/``eval()``)."""
+        self.training = mode
+        return self
+
+    def weight_count(self) -> int:
+        """Elements of the quantized weights and biases (BatchNorm folded)."""
+        return sum(
+            v.numel() for k, v in self.state.items() if k.rsplit(".", 1)[-1] in ("weight", "bias", "weight_bias")
+        )
+
+
+def from_prepared(prepared: fx.GraphModule, input_shape: tuple[int, ...], scheme: Int8Scheme) -> Int8Model:
+    """The :class:`Int8Model` of a calibrated or QAT-trained prepared graph."""
+    return Int8Model(convert(prepared, scheme), prepared_state(prepared), input_shape, scheme)
 
 
 def calibration_batches(datamodule: pl.LightningDataModule, n: int) -> list[torch.Tensor]:
@@ -104,18 +449,11 @@ def calibration_batches(datamodule: pl.LightningDataModule, n: int) -> list[torc
 
 
 def post_training_int8(
-    model: nn.Module, datamodule: pl.LightningDataModule, n_batches: int, observer: str, engine: str
-) -> nn.Module:
-    """Calibrate ``model`` (float) on ``n_batches`` training batches and convert it to a real int8 GraphModule."""
-    with quantization_backend(engine):
-        from torch.ao.quantization import QConfigMapping
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-        qconfig = ptq_qconfig(observer)
-        batches = calibration_batches(datamodule, n_batches)
-        model = model.cpu().eval()
-        prepared = prepare_fx(model, QConfigMapping().set_global(qconfig), example_inputs=(batches[0],))
-        with torch.no_grad():
-            for x in batches:
-                prepared(x)
-        return convert_fx(prepared)
+    model: nn.Module, input_shape: tuple[int, ...], batches: Iterable[torch.Tensor], scheme: Int8Scheme
+) -> Int8Model:
+    """Calibrate ``model`` (float; its copy is captured in eval mode) on float ``batches`` and convert it."""
+    if scheme.qat:
+        raise ValueError("post_training_int8 needs a post-training scheme (qat=False)")
+    prepared = prepare(copy.deepcopy(model).cpu(), input_shape, scheme)
+    calibrate(prepared, batches, input_shape)
+    return from_prepared(prepared, input_shape, scheme)

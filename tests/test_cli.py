@@ -28,7 +28,8 @@ def test_end_to_end_four_trials(tmp_path) -> None:
         if r["status"] != "failed":
             assert 0.0 <= float(r["error"]) <= 1.0
             assert float(r["flash"]) > 0 and float(r["ram"]) > 0 and float(r["macs"]) > 0
-            assert (run_dir / "models" / r["trial_id"] / "model.pt").is_file()
+            out = run_dir / "models" / r["trial_id"]
+            assert (out / "float_model.pt").is_file() and (out / "int8_state.pt").is_file()
 
     summary = json.loads((run_dir / "summary.json").read_text())
     pareto = list(csv.DictReader((run_dir / "pareto.csv").open()))

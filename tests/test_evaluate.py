@@ -33,8 +33,35 @@ def test_int8_accuracy_close_to_float_and_pruned(make_cfg, tmp_path) -> None:
     assert result.objectives["error"] == 1.0 - m["val_accuracy"]
     assert m["params_after"] < m["params_before"]  # channels were really removed
     assert result.objectives["flash"] > 0 and result.objectives["ram"] > 0 and result.objectives["macs"] > 0
-    assert (tmp_path / "models" / "0" / "model.pt").is_file()
     assert (tmp_path / "logs" / "trial_0" / "metrics.csv").is_file()
+
+
+def test_the_saved_int8_model_is_the_scored_one(make_cfg, tmp_path) -> None:
+    """What core.export converts: the int8 graph rebuilt from the trial's files (no second calibration) has the
+    accuracy the trial scored, exactly, and the same outputs."""
+    import json
+
+    from core.checkpoint import load_int8
+    from core.interfaces import DatasetPlugin
+    from core.plugins import instantiate
+    from core.training import accuracy
+
+    cfg = make_cfg("model.depth=2", "model.width=8", "trainer.max_epochs=3")
+    result = evaluate_trial(_spec(cfg, tmp_path))
+    assert result.status == TrialStatus.COMPLETE, result.error
+    out = tmp_path / "models" / "0"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["int8"] == {
+        "qat": False,
+        "observer": "minmax",
+        "activation_averaging": 0.01,
+        "weight_averaging": 1.0,
+    }
+    model = load_int8(out, manifest["config"], manifest["int8"])
+    dataset: DatasetPlugin = instantiate(manifest["config"]["dataset"], "dataset")
+    dm = dataset.datamodule(batch_size=64, seed=int(manifest["config"]["seed"]))
+    assert accuracy(model, dm.val_dataloader()) == result.metrics["val_accuracy"]
+    assert accuracy(model, dm.test_dataloader()) == result.metrics["test_accuracy"]
 
 
 def test_exception_becomes_failed_result(make_cfg, tmp_path) -> None:

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from benchmarks.cost_model import host_board
+from core.deployed_layout import as_2d
 from core.tflite_graph import TfliteGraph
 from core.tflm_planner import plan
-from core.tflm_runtime import arena_use, as_2d, convert_int8, invoke
+from core.tflm_runtime import arena_use, convert_int8, invoke
 from plugins.hw.tflite_lowering import lower
 from plugins.hw.tflm import TflmTarget, estimate_vs_measurement
 from tests.tflm_zoo import ZOO

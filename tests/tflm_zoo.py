@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from core.surgery import prune_by_fraction
-from plugins.models.mobilenetv3 import MobileNetV3
+from plugins.models.mobilenetv3 import HardSigmoid, MobileNetV3
 from plugins.models.resnet import ResNet
 from plugins.models.small_cnn import SmallCNN
 
@@ -194,6 +194,14 @@ def cnn1d_strided(channels: int = 3) -> nn.Module:
     )  # fmt: skip
 
 
+def hardsigmoid_map(channels: int = 3) -> nn.Module:
+    """Hard-sigmoid as an activation on a whole 8x8 map (not a squeeze-excite gate on one pixel): ADD, MUL in place."""
+    return nn.Sequential(
+        nn.Conv2d(channels, 8, 3, padding=1), HardSigmoid(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4),
+    )  # fmt: skip
+
+
 def mlp_1d(channels: int = 3, length: int = 50) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(channels * length, 40), nn.ReLU(), nn.Linear(40, 6))
 
@@ -273,7 +281,6 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "inception_cat_16x16": (Inception, (3, 16, 16)),
     "cnn1d_strided_100x3": (cnn1d_strided, (3, 100)),
     "mlp_1d_50x3": (mlp_1d, (3, 50)),
+    "hardsigmoid_map_8x8": (hardsigmoid_map, (3, 8, 8)),
 }
 HELD_OUT = ("cnn_k5_32x32", "resnet_w12_32x32", "cnn1d_flatten_64x3")
-# nets with nn.AvgPool2d/AvgPool1d: the export's int8 quantizer (core/tflm_runtime.py) does not yet share the input's
-# quantization across avg_pool2d, so their conversion fails until that fix lands

@@ -1,11 +1,9 @@
-"""``compressor=quant_int8``: post-training static int8 quantization, evaluated by running real int8 kernels.
+"""``compressor=quant_int8``: post-training static int8 quantization; the accuracy is the int8 graph's, run as is.
 
-Weights are per-channel symmetric int8, activations per-tensor affine 8-bit (full range, as TFLite-Micro's
-int8 kernels), calibrated on training batches. BatchNorm is folded and ReLU fused. The result is a
-torch.ao quantized GraphModule: accuracy is measured by executing it (fbgemm/x86 int8 kernels).
-
-The qconfigs, the engine setting and the calibration live in :mod:`core.int8`, shared with
-``compressor=quant_qat``, so both produce int8 models with the same numerics.
+The trained float model is captured in its deployed form and annotated with TFLite-Micro's int8 rules (per-channel
+symmetric int8 weights, per-tensor affine int8 activations, BatchNorm folded, ReLU fused), its activation ranges
+are observed on ``calibration_batches`` training batches, and it is converted (torchao PT2E, :mod:`core.int8`).
+``core.export`` lowers exactly that converted graph, with the same scales, to the .tflite.
 """
 
 from __future__ import annotations
@@ -13,29 +11,28 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch import nn
 
-from core.int8 import OBSERVERS, check_engine, post_training_int8
+from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibration_batches, post_training_int8
 from core.interfaces.compressor import Compressor
 
 
 class Int8PostTrainingQuantization(Compressor):
-    """Calibrate on ``calibration_batches`` training batches, then convert to a real int8 model.
+    """Calibrate on ``calibration_batches`` training batches, then convert to the int8 graph.
 
     Args:
         calibration_batches: number of training batches used to observe activation ranges.
         observer: ``minmax`` or ``histogram`` (histogram clips outliers; slower).
-        engine: the torch quantized engine that runs the int8 model.
     """
 
     quantizes = True
 
-    def __init__(self, calibration_batches: int = 8, observer: str = "minmax", engine: str = "x86") -> None:
+    def __init__(self, calibration_batches: int = 8, observer: str = "minmax") -> None:
         if calibration_batches < 1:
             raise ValueError(f"calibration_batches must be >= 1, got {calibration_batches}")
         if observer not in OBSERVERS:
-            raise ValueError(f"observer must be 'minmax' or 'histogram', got {observer!r}")
+            raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}, got {observer!r}")
         self.calibration_batches = int(calibration_batches)
-        self.observer = observer
-        self.engine = check_engine(engine)
+        self.scheme = Int8Scheme(observer=observer)
 
-    def apply(self, model: nn.Module, datamodule: pl.LightningDataModule) -> nn.Module:
-        return post_training_int8(model, datamodule, self.calibration_batches, self.observer, self.engine)
+    def apply(self, model: nn.Module, datamodule: pl.LightningDataModule) -> Int8Model:
+        batches = calibration_batches(datamodule, self.calibration_batches)
+        return post_training_int8(model, tuple(batches[0].shape[1:]), batches, self.scheme)

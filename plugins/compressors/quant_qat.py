@@ -1,16 +1,18 @@
-"""``compressor=quant_qat``: int8 quantization-aware training, evaluated by running real int8 kernels.
+"""``compressor=quant_qat``: int8 quantization-aware training; the accuracy is the converted int8 graph's.
 
-From epoch ``round(start_fraction * max_epochs)`` on, a callback trains the model through torch.ao FX fake
-quantization (``prepare_qat_fx``): weights per-channel symmetric int8, activations per-tensor affine 8-bit over the
-full range, BatchNorm fused into the convolutions, i.e. the numerics of ``compressor=quant_int8``
-(:func:`plugins.compressors.quant_int8.qat_qconfig`); gradients pass the rounding straight through.
+From epoch ``round(start_fraction * max_epochs)`` on, a callback trains the model through fake int8 quantization:
+the model in its deployed form, captured and prepared with torchao's ``prepare_qat_pt2e`` and the quantizer of
+``compressor=quant_int8`` (:mod:`core.int8`: per-channel symmetric int8 weights, per-tensor affine int8
+activations, conv-BatchNorm fused, moving min/max ranges); gradients pass the rounding straight through.
 
-``prepare_qat_fx`` reuses the model's own ``nn.Parameter`` and BatchNorm buffer objects (checked when it runs),
-so the optimizer keeps training the same tensors and the float model is QAT-trained as well. When training ends
-the callback puts that float model back into the LightningModule: the trial measures its float accuracy and saves
-it as the deployable float model. ``apply`` then converts the fake-quantized model into a real int8 GraphModule
-(the same kind ``quant_int8`` produces). If QAT never started (training stopped before the start epoch), ``apply``
-falls back to post-training calibration, exactly as ``quant_int8``.
+A 2-D model's QAT graph trains the model's own parameter tensors. A 1-D model is trained as its 2-D form (height
+1), whose tensors are copies, so the callback hands the optimizer the graph's parameters (this restarts the
+learning-rate schedule) and copies the trained weights back at the end. Either way, when training ends the float
+model in the LightningModule is the QAT-trained network: the trial measures its float accuracy and saves it as the
+deployable float model. ``apply`` converts the fake-quantized graph (``convert_pt2e``), and the trial saves that
+graph's state, so ``core.export`` converts the same graph, with QAT's learned ranges, to the .tflite. If QAT never
+started (training stopped before the start epoch), ``apply`` falls back to post-training calibration, exactly as
+``quant_int8``.
 
 The model must not change structure after QAT started: a pruning step (``compressor=prune_structured``) has to
 happen at or before QAT's start epoch (``start_fraction >= prune.at_epoch_fraction``).
@@ -18,15 +20,16 @@ happen at or before QAT's start epoch (``start_fraction >= prune.at_epoch_fracti
 
 from __future__ import annotations
 
-import copy
 import logging
+import types
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from core.int8 import OBSERVERS, check_engine, post_training_int8, qat_qconfig, quantization_backend
+from core.deployed_layout import DatasetInput, copy_back
+from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibration_batches, from_prepared, post_training_int8, prepare
 from core.interfaces.compressor import Compressor
 
 log = logging.getLogger(__name__)
@@ -35,67 +38,45 @@ Signature = tuple[tuple[str, int, tuple[int, ...]], ...]
 
 
 def _signature(module: nn.Module) -> Signature:
-    """Which tensor objects (and shapes) hold ``module``'s parameters and buffers, fake-quantization state left
-    out (its buffers grow in place when first observed): changes when a layer is pruned."""
-    out = []
-    for mod_name, mod in module.named_modules():
-        if _quantization_state(mod):
-            continue
-        for n, t in (*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)):
-            out.append((f"{mod_name}.{n}", id(t), tuple(t.shape)))
-    return tuple(out)
+    """Which tensor objects (and shapes) hold ``module``'s parameters and buffers: changes when a layer is pruned."""
+    return tuple((n, id(t), tuple(t.shape)) for n, t in (*module.named_parameters(), *module.named_buffers()))
 
 
-def _quantization_state(module: nn.Module) -> bool:
-    """True for a fake-quantize or observer module (the only new state ``prepare_qat_fx`` may add)."""
-    from torch.ao.quantization import FakeQuantizeBase
-    from torch.ao.quantization.observer import ObserverBase
+def fake_quantizers(module: nn.Module) -> list[nn.Module]:
+    """The fake-quantize modules of a QAT graph."""
+    from torchao.quantization.pt2e import FakeQuantizeBase
 
-    return isinstance(module, FakeQuantizeBase | ObserverBase)
+    return [m for m in module.modules() if isinstance(m, FakeQuantizeBase)]
 
 
-def shared_state(original: nn.Module, prepared: nn.Module) -> tuple[list[str], list[str]]:
-    """Compare a QAT-prepared model with the float model it was prepared from.
+class _Trained(DatasetInput):
+    """The QAT graph, fed the dataset's layout. ``train()``/``eval()`` switch the graph's BatchNorm and dropout only
+    when the mode changes: each switch rewrites the graph (seconds), and Lightning calls them around every
+    validation."""
 
-    Returns ``(copied, new_parameters)``: ``copied`` names the prepared model's parameters and buffers that are
-    neither one of ``original``'s tensor objects nor fake-quantization state (a copy, which training would
-    update instead of the float model's tensor); ``new_parameters`` names trainable parameters the optimizer
-    does not know (e.g. learnable fake-quantization scales).
-    """
-    known = {id(t) for t in (*original.parameters(), *original.buffers())}
-    params = {id(p) for p in original.parameters()}
-    copied: list[str] = []
-    new: list[str] = []
-    for mod_name, mod in prepared.named_modules():
-        quant = _quantization_state(mod)
-        for name, p in mod.named_parameters(recurse=False):
-            full = f"{mod_name}.{name}" if mod_name else name
-            if id(p) not in params:
-                (new if quant else copied).append(full)
-        for name, b in mod.named_buffers(recurse=False):
-            if id(b) not in known and not quant:
-                copied.append(f"{mod_name}.{name}" if mod_name else name)
-    return copied, new
+    def train(self, mode: bool = True) -> _Trained:
+        if mode != self.training:
+            self.graph.train(mode)
+        self.training = mode
+        return self
 
 
 class Int8QuantizationAwareTraining(Compressor):
-    """Fake-quantize (QAT) from ``start_fraction`` of the epochs on, then convert to a real int8 model.
+    """Fake-quantize (QAT) from ``start_fraction`` of the epochs on, then convert to the int8 graph.
 
     Args:
         start_fraction: QAT starts at epoch ``round(start_fraction * max_epochs)``, at most the last epoch (so
             ``max_epochs=1`` trains with QAT from epoch 0). Must not be before any pruning epoch.
-        freeze_epochs: for the last ``freeze_epochs`` epochs, freeze the observers (quantization ranges) and
-            the BatchNorm running statistics of the fused conv-BN layers; never in QAT's first epoch. 0: never.
+        freeze_epochs: for the last ``freeze_epochs`` epochs, freeze the quantization ranges and run the graph's
+            BatchNorm with its running statistics (frozen), as in evaluation; the graph's dropout is off then too
+            (a captured graph switches both together). Never in QAT's first epoch. 0: never.
         activation_averaging: averaging constant of the activation range observers (moving min/max; torch's
             default 0.01). Larger follows a still-changing network faster when QAT is only a few batches long.
         weight_averaging: averaging constant of the per-channel weight range observers. 1 (default) takes the
-            current weights' range at every step, as the int8 conversion does from the final weights; smaller
-            values lag behind weights that are still moving and clip them (measured: several points of int8
-            accuracy lost on a 3-epoch digits run at 0.01).
-        calibration_batches: training batches for the post-training fallback (QAT never started); also what
-            ``core.export`` calibrates the deployment toolchain with.
+            current weights' range at every step, as post-training conversion does from the final weights; smaller
+            values lag behind weights that are still moving and clip them.
+        calibration_batches: training batches for the post-training fallback (QAT never started).
         observer: activation observer of the post-training fallback, ``minmax`` or ``histogram``.
-        engine: the torch quantized engine that runs the int8 model.
     """
 
     quantizes = True
@@ -108,37 +89,34 @@ class Int8QuantizationAwareTraining(Compressor):
         weight_averaging: float = 1.0,
         calibration_batches: int = 8,
         observer: str = "minmax",
-        engine: str = "x86",
     ) -> None:
         if not 0.0 <= float(start_fraction) <= 1.0:
             raise ValueError(f"start_fraction must be in [0, 1], got {start_fraction}")
         if int(freeze_epochs) < 0:
             raise ValueError(f"freeze_epochs must be >= 0, got {freeze_epochs}")
-        for key, value in (("activation_averaging", activation_averaging), ("weight_averaging", weight_averaging)):
-            if not 0.0 < float(value) <= 1.0:
-                raise ValueError(f"{key} must be in (0, 1], got {value}")
         if calibration_batches < 1:
             raise ValueError(f"calibration_batches must be >= 1, got {calibration_batches}")
         if observer not in OBSERVERS:
-            raise ValueError(f"observer must be 'minmax' or 'histogram', got {observer!r}")
+            raise ValueError(f"observer must be one of {', '.join(OBSERVERS)}, got {observer!r}")
         self.start_fraction = float(start_fraction)
         self.freeze_epochs = int(freeze_epochs)
-        self.activation_averaging = float(activation_averaging)
-        self.weight_averaging = float(weight_averaging)
+        self.scheme = Int8Scheme(
+            qat=True, activation_averaging=float(activation_averaging), weight_averaging=float(weight_averaging)
+        )
+        self.fallback = Int8Scheme(observer=observer)
         self.calibration_batches = int(calibration_batches)
-        self.observer = observer
-        self.engine = check_engine(engine)
         self.reset()
 
     def reset(self) -> None:
         """Forget any previous QAT run (a new ``fit`` starts)."""
-        self.prepared: nn.Module | None = None  # the fake-quantized GraphModule QAT trains
-        self.float_model: nn.Module | None = None  # the float module it was prepared from (shares its tensors)
+        self.prepared: torch.fx.GraphModule | None = None  # the fake-quantized graph QAT trains
+        self.trained: DatasetInput | None = None  # it, fed the dataset's layout: the LightningModule's model
+        self.float_model: nn.Module | None = None  # the float module it was prepared from
+        self.input_shape: tuple[int, ...] = ()
+        self.shares_tensors = True
         self.started_epoch: int | None = None
         self.frozen = False
         self._float_signature: Signature = ()
-        self._prepared_signature: Signature = ()
-        self._tags: list[tuple[nn.Module, str, Any]] = []
 
     def start_epoch(self, max_epochs: int) -> int:
         """The epoch at whose start QAT begins."""
@@ -146,7 +124,7 @@ class Int8QuantizationAwareTraining(Compressor):
         return min(round(self.start_fraction * epochs), epochs - 1)
 
     def freeze_epoch(self, max_epochs: int) -> int | None:
-        """The epoch at whose start observers and BN statistics freeze (None: never)."""
+        """The epoch at whose start ranges and BN statistics freeze (None: never)."""
         if self.freeze_epochs == 0 or self.started_epoch is None:
             return None
         return max(int(max_epochs) - self.freeze_epochs, self.started_epoch + 1)
@@ -154,41 +132,40 @@ class Int8QuantizationAwareTraining(Compressor):
     def callbacks(self) -> list[pl.Callback]:
         return [_QuantizationAwareTraining(self)]
 
-    def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, list[str]]:
-        """A fake-quantized GraphModule of ``model`` that trains ``model``'s own parameters and BN buffers
-        (``model`` stays an unchanged float module); returns it and the names of trainable parameters it added
-        (none with this qconfig). Raises RuntimeError if torch copied tensors instead of sharing them."""
-        with quantization_backend(self.engine):
-            from torch.ao.quantization import QConfigMapping
-            from torch.ao.quantization.quantize_fx import prepare_qat_fx
-
-            before = {mod: set(vars(mod)) for mod in model.modules()}
-            prepared = prepare_qat_fx(
-                model.train(),
-                QConfigMapping().set_global(qat_qconfig(self.activation_averaging, self.weight_averaging)),
-                example_inputs=(example_input,),
-            )
-        # prepare_qat_fx tags the float model's modules with their qconfig, which cannot be pickled: take the tags
-        # off (the float model is saved with torch.save) and put them back only to convert
-        self._tags = [(mod, k, vars(mod).pop(k)) for mod, keys in before.items() for k in set(vars(mod)) - keys]
-        prepared.to(example_input.device)  # the fake-quantize buffers start on the CPU; parameters stay in place
-        copied, new = shared_state(model, prepared)
-        if copied:
-            raise RuntimeError(
-                "prepare_qat_fx copied the model's tensors instead of sharing them "
-                f"({', '.join(copied[:5])}{', ...' if len(copied) > 5 else ''}); QAT would not train the float "
-                "model. This model is not supported by compressor=quant_qat; use compressor=quant_int8."
-            )
+    def prepare(self, model: nn.Module, example_input: torch.Tensor) -> DatasetInput:
+        """The fake-quantized graph of ``model`` (train mode, on ``example_input``'s device), fed the dataset's
+        layout. ``shares_tensors`` then says whether it trains ``model``'s own parameters (a 2-D model) or copies
+        (a 1-D model trained as 2-D)."""
+        self.input_shape = tuple(int(s) for s in example_input.shape[1:])
+        prepared = prepare(model, self.input_shape, self.scheme).to(example_input.device)
+        own = {id(p) for p in model.parameters()}
+        self.shares_tensors = all(id(p) in own for p in prepared.parameters())
         self.prepared, self.float_model = prepared, model
-        self._float_signature, self._prepared_signature = _signature(model), _signature(prepared)
-        return prepared, new
+        self.trained = _Trained(prepared, self.input_shape)
+        self._float_signature = _signature(model)
+        return self.trained
+
+    def freeze(self) -> None:
+        """Freeze the ranges, and run BatchNorm (and dropout) as in evaluation from now on."""
+        from torchao.quantization.pt2e import disable_observer, move_exported_model_to_eval
+
+        assert self.prepared is not None
+        self.prepared.apply(disable_observer)
+        move_exported_model_to_eval(self.prepared)
+        # train()/eval() would switch the graph's BatchNorm back: from now on they only set the flags
+        self.prepared.train = types.MethodType(nn.Module.train, self.prepared)  # type: ignore[method-assign]
+        self.prepared.eval = types.MethodType(nn.Module.eval, self.prepared)  # type: ignore[method-assign]
+        self.frozen = True
+
+    def restore_float(self) -> None:
+        """Make the float model the QAT-trained network (copy back the graph's tensors that are not its own)."""
+        if self.prepared is not None and self.float_model is not None:
+            copy_back(self.prepared, self.float_model, self.input_shape)
 
     def check_unchanged(self, where: str) -> None:
-        """Raise if the model's tensors were replaced (e.g. pruned) after QAT started."""
-        assert self.prepared is not None and self.float_model is not None
-        if _signature(self.prepared) != self._prepared_signature or _signature(self.float_model) != (
-            self._float_signature
-        ):
+        """Raise if the float model's tensors were replaced (e.g. pruned) after QAT started."""
+        assert self.float_model is not None
+        if _signature(self.float_model) != self._float_signature:
             raise RuntimeError(
                 f"compressor=quant_qat: the model's parameters were replaced {where}, after quantization-aware "
                 f"training started at epoch {self.started_epoch} (a pruning step after QAT?). Structural "
@@ -196,14 +173,15 @@ class Int8QuantizationAwareTraining(Compressor):
                 "schedule's end (e.g. compressor.prune.at_epoch_fraction)."
             )
 
-    def apply(self, model: nn.Module, datamodule: pl.LightningDataModule) -> nn.Module:
+    def apply(self, model: nn.Module, datamodule: pl.LightningDataModule) -> Int8Model:
         if self.prepared is None:
             log.warning(
                 "quantization-aware training never started (training ended before its start epoch); "
                 "quantizing with post-training calibration instead (%d batches)",
                 self.calibration_batches,
             )
-            return post_training_int8(model, datamodule, self.calibration_batches, self.observer, self.engine)
+            batches = calibration_batches(datamodule, self.calibration_batches)
+            return post_training_int8(model, tuple(batches[0].shape[1:]), batches, self.fallback)
         if model is not self.float_model:
             raise RuntimeError(
                 f"compressor=quant_qat got a different model ({type(model).__name__}) from the one quantization-"
@@ -211,22 +189,11 @@ class Int8QuantizationAwareTraining(Compressor):
                 "quant_qat replaced the model. Put quant_qat right after training's compressors, or use quant_int8."
             )
         self.check_unchanged("after training")
-        with quantization_backend(self.engine):
-            from torch.ao.quantization.quantize_fx import convert_fx
-
-            # convert a copy: the prepared model stays as trained (apply may run again)
-            for mod, key, value in self._tags:
-                setattr(mod, key, value)
-            try:
-                prepared = copy.deepcopy(self.prepared).cpu().eval()
-            finally:
-                for mod, key, _ in self._tags:
-                    vars(mod).pop(key, None)
-            return convert_fx(prepared)
+        return from_prepared(self.prepared, self.input_shape, self.scheme)  # converts a copy: apply may run again
 
 
 class _QuantizationAwareTraining(pl.Callback):
-    """Swaps ``pl_module.model`` for its fake-quantized version at QAT's start epoch, and back at the end."""
+    """Swaps ``pl_module.model`` for its fake-quantized graph at QAT's start epoch, and back at the end."""
 
     def __init__(self, owner: Int8QuantizationAwareTraining) -> None:
         self.owner = owner
@@ -244,14 +211,13 @@ class _QuantizationAwareTraining(pl.Callback):
                 return
             # callbacks run in config order: a pruning step of this same epoch has already happened
             example: Any = pl_module.example_input_array
-            prepared, new = owner.prepare(pl_module.model, example.to(pl_module.device))  # type: ignore[arg-type]
+            pl_module.model = owner.prepare(pl_module.model, example.to(pl_module.device))  # type: ignore[arg-type]
             owner.started_epoch = epoch
-            pl_module.model = prepared
-            if new:  # the optimizer must also train the added parameters (this restarts the LR schedule)
+            if not owner.shares_tensors:  # the optimizer must train the graph's copies (restarts the LR schedule)
                 trainer.strategy.setup_optimizers(trainer)
             log.debug("quantization-aware training from epoch %d of %d", epoch, epochs)
         else:
-            if pl_module.model is not owner.prepared:
+            if pl_module.model is not owner.trained:
                 raise RuntimeError(
                     "compressor=quant_qat: the LightningModule's model was replaced during quantization-aware "
                     "training; structural compressors must finish before compressor.quant.start_fraction"
@@ -259,33 +225,29 @@ class _QuantizationAwareTraining(pl.Callback):
             owner.check_unchanged(f"at the start of epoch {epoch}")
         freeze_at = owner.freeze_epoch(epochs)
         if not owner.frozen and freeze_at is not None and epoch >= freeze_at:
-            from torch.ao.nn.intrinsic.qat import freeze_bn_stats
-            from torch.ao.quantization import disable_observer
-
-            owner.prepared.apply(disable_observer)
-            owner.prepared.apply(freeze_bn_stats)
-            owner.frozen = True
+            owner.freeze()
             log.debug("froze quantization ranges and BN statistics at epoch %d", epoch)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # validation runs the fake-quantized model but must not move its quantization ranges
+        # validation runs the fake-quantized graph but must not move its quantization ranges
         if self.owner.prepared is not None and not self.owner.frozen:
-            from torch.ao.quantization import disable_observer
+            from torchao.quantization.pt2e import disable_observer
 
             self.owner.prepared.apply(disable_observer)
             self._observers_paused = True
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._observers_paused and self.owner.prepared is not None:
-            from torch.ao.quantization import enable_observer
+            from torchao.quantization.pt2e import enable_observer
 
             self.owner.prepared.apply(enable_observer)
         self._observers_paused = False
 
     def _restore(self, pl_module: pl.LightningModule) -> None:
         owner = self.owner
-        if owner.float_model is not None and pl_module.model is owner.prepared:
-            owner.float_model.train(pl_module.training)  # also undoes freeze_bn_stats' BN eval flags
+        if owner.float_model is not None and pl_module.model is owner.trained:
+            owner.restore_float()
+            owner.float_model.train(pl_module.training)
             pl_module.model = owner.float_model
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -1,6 +1,6 @@
 """Predict the int8 TFLite graph the converter makes of a PyTorch model, without converting it.
 
-The model (float, pruned, or torch.ao-quantized) is traced with torch.fx and shape-propagated. Each node is
+The float model (trained or not, pruned or not) is traced with torch.fx and shape-propagated. Each node is
 lowered the way litert-torch's converter lowers it (checked against real conversions in ``tests/test_tflm.py``):
 
 * Conv1d/Conv2d (+ BatchNorm + ReLU/ReLU6, fused) -> ``CONV_2D`` or ``DEPTHWISE_CONV_2D``; 1-D layers run as 2-D
@@ -19,11 +19,9 @@ lowered the way litert-torch's converter lowers it (checked against real convers
 * Anything else raises :class:`LoweringError`, one paragraph naming the layer and the supported ones.
 * Hard-swish -> ``HARD_SWISH``; ``torch.mean`` over the spatial dims (squeeze-excite) -> ``MEAN``; a product of
   two tensors (the SE gate) -> ``MUL``.
-* A chain of ops with a scalar constant (``x + 3``, ``x * (1/6)``: hard-sigmoid) -> ``ADD``/``MUL`` with a
-  constant, which the converter runs in PyTorch's NCHW order: a ``TRANSPOSE`` before and after the chain (a
-  ``RESHAPE`` when the tensor has one channel or one pixel, where the two orders agree).
-* BatchNorm, ReLU, ReLU6 (also after a scalar add), dropout, identity, (de)quantize stubs are folded into their
-  producer.
+* An op with a scalar constant (``x + 3``, ``x * (1/6)``: hard-sigmoid) -> ``ADD``/``MUL`` with a quantized
+  constant, in place (channel-last, like every other op: tinymoo's int8 graph is captured channel-last).
+* BatchNorm, ReLU, ReLU6 (also after a scalar add), dropout and identity are folded into their producer.
 
 Every op's output is an int8 tensor; constants (weights, int32 biases, per-channel quantization parameters) go
 to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`core.tflm_planner.plan` gives the
@@ -42,11 +40,11 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from core.tflm_planner import Buffer
 
-_FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity", "DeQuantStub", "QuantStub"}
+_FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity"}
 _FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}
-_FOLDED_METHODS = {"relu", "dequantize", "contiguous"}
+_FOLDED_METHODS = {"relu", "contiguous"}
 _ADD_FUNCTIONS = {operator.add, torch.add}
-# binary ops by name (operator.add, torch.add and torch.ops.quantized.add are all "add"; see _op_name)
+# binary ops by name (operator.add and torch.add are both "add"; see _op_name)
 _SCALAR_OPS = {"add", "mul", "sub", "truediv", "div", "add_scalar", "mul_scalar"}
 _HARDSWISH_FUNCTIONS = {nn.functional.hardswish}
 _MEAN_FUNCTIONS = {torch.mean}
@@ -150,8 +148,6 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
     g = LoweredGraph()
     tensor_of: dict[fx.Node, int] = {}  # fx node -> the lowered tensor holding its value
     pooled: set[int] = set()  # tensors produced by a global pool (a flatten after them is free)
-    nchw: set[int] = set()  # tensors in PyTorch's channel-first order (inside a chain of scalar ops)
-    back: dict[int, int] = {}  # an NCHW tensor -> its copy in TFLite's NHWC order
 
     for node in gm.graph.nodes:
         if node.op == "placeholder":
@@ -176,23 +172,12 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             raise LoweringError(f"cannot lower {node.format_node()}: no tensor input")
         x = tensor_of[src]
         if kind == "scalar":
-            if x not in nchw:
-                x = _relayout(g, x, True)
-                nchw.add(x)
             out = g.add_tensor(g.tensors[x].shape)
             op = "MUL" if _op_name(node.target) in ("mul", "truediv", "div", "mul_scalar") else "ADD"
             scalar = next(a for a in node.args[:2] if isinstance(a, int | float))
             g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1, const_keys=(("scalar", op, float(scalar)),)))
-            nchw.add(out)
             tensor_of[node] = out
             continue
-        for a in node.all_input_nodes:  # leave a scalar chain: back to NHWC, once per tensor
-            t = tensor_of.get(a)
-            if t is not None and t in nchw:
-                if t not in back:
-                    back[t] = _relayout(g, t, False)
-                tensor_of[a] = back[t]
-        x = tensor_of[src]
         if kind == "conv":
             tensor_of[node] = _lower_conv(g, x, modules[str(node.target)], _shape(src), _shape(node))
         elif kind == "linear":
@@ -267,18 +252,6 @@ def _lower_conv(g: LoweredGraph, x: int, m: nn.Module, in_shape: tuple[int, ...]
     w = c_out * (c_in // groups) * k[0] * k[1]
     macs = math.prod(out_shape) * (c_in // groups) * k[0] * k[1]
     g.add_op(LoweredOp("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x], out, w, 4 * c_out, c_out, macs))
-    return out
-
-
-def _relayout(g: LoweredGraph, x: int, to_nchw: bool) -> int:
-    """Switch ``x`` between NHWC and NCHW order: a TRANSPOSE, or a RESHAPE when both orders agree."""
-    shape = g.tensors[x].shape
-    trivial = len(shape) < 4 or shape[-1] == 1 or math.prod(shape[1:-1]) == 1
-    out = g.add_tensor(shape)
-    key = ("shape", shape, to_nchw) if trivial else ("perm", to_nchw)
-    op = LoweredOp("RESHAPE" if trivial else "TRANSPOSE", [x], out, consts=1, const_bytes=8 if trivial else 16)
-    op.const_keys = (key,)
-    g.add_op(op)
     return out
 
 
@@ -446,9 +419,9 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
             return "hardswish"
         return "unknown"
     if node.op == "call_function":
-        if node.target in _FOLDED_FUNCTIONS or node.target is torch.quantize_per_tensor:
+        if node.target in _FOLDED_FUNCTIONS:
             return "fold"
-        name = _op_name(node.target)  # also torch.ops.quantized.add / mul of a torch.ao int8 model
+        name = _op_name(node.target)
         if name in _SCALAR_OPS and _has_scalar(node):
             return "scalar"
         if name == "mul":
@@ -477,7 +450,7 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
 
 
 def _op_name(target: object) -> str:
-    """``add`` for operator.add, torch.add and torch.ops.quantized.add alike."""
+    """``add`` for operator.add and torch.add alike."""
     return str(getattr(target, "__name__", target)).rsplit(".", 1)[-1]
 
 
