@@ -4,8 +4,8 @@
 
 Each net is converted the way ``core.export`` converts a trial (:func:`core.tflm_runtime.convert_int8`). What the
 lowering knows exactly (weights, biases, per-channel quantization parameters, small constants) is subtracted from
-the .tflite's size; the rest is fitted, by non-negative least squares on the relative error, as one size per op
-(by op type) plus one per distinct op type (its operator code). Op types of one kind share a size (``SHARED``), and
+the .tflite's size; the rest is fitted, by non-negative least squares on the relative error, as a fixed size, one
+size per op (by op type) and one per distinct op type (its operator code). Op types of one kind share a size (``SHARED``), and
 ``HARD_SWISH`` keeps its set value (it only ever comes with a MUL in the zoo, so the fit cannot separate them).
 Paste the printed constants into ``plugins/hw/tflm.py``; ``tests/test_tflm.py`` then checks them.
 """
@@ -40,27 +40,28 @@ def measure() -> list[dict[str, object]]:
     return rows
 
 
-def fit(rows: list[dict[str, object]]) -> tuple[dict[str, int], int, float]:
-    """``(bytes per op type, bytes per distinct op type, max relative error)``."""
+def fit(rows: list[dict[str, object]]) -> tuple[dict[str, int], int, int, float]:
+    """``(bytes per op type, bytes per distinct op type, fixed bytes, max relative error)``."""
     from scipy.optimize import lsq_linear
 
     types = sorted({SHARED.get(o, o) for r in rows for o in r["ops"]} - set(SET))  # type: ignore[attr-defined]
     x, exact, real = [], [], []
     for r in rows:
         ops = [SHARED.get(o, o) for o in r["ops"]]  # type: ignore[attr-defined]
-        x.append([ops.count(t) for t in types] + [len(set(r["ops"]))])  # type: ignore[arg-type]
+        x.append([ops.count(t) for t in types] + [len(set(r["ops"])), 1.0])  # type: ignore[arg-type]
         exact.append(float(r["known"]) + sum(SET.get(o, 0) for o in ops))  # type: ignore[arg-type]
         real.append(float(r["real"]))  # type: ignore[arg-type]
     a, known, size = np.array(x, float), np.array(exact), np.array(real)
     coef = np.round(lsq_linear(a / size[:, None], (size - known) / size, bounds=(0, np.inf)).x)
-    per_op = dict(zip(types, coef[:-1].astype(int).tolist(), strict=True))
+    per_op = dict(zip(types, coef[:-2].astype(int).tolist(), strict=True))
     per_op |= {t: per_op[s] for t, s in SHARED.items() if s in per_op} | SET
     error = float(np.max(np.abs((a @ coef + known) / size - 1)))
-    return per_op, int(coef[-1]), error
+    return per_op, int(coef[-2]), int(coef[-1]), error
 
 
 def main() -> int:
-    per_op, code, error = fit(measure())
+    per_op, code, fixed, error = fit(measure())
+    print(f"FLATBUFFER_FIXED_BYTES = {fixed}")
     print(f"FLATBUFFER_OP_CODE_BYTES = {code}")
     print("FLATBUFFER_OP_BYTES = {")
     for op, size in sorted(per_op.items(), key=lambda kv: -kv[1]):

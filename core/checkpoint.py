@@ -82,17 +82,23 @@ def load_float(out: Path, cfg: DictConfig | dict[str, Any]) -> nn.Module:
         CheckpointError: the file is missing, is not a plain state dict of tensors (e.g. a pickled object,
             which is refused without running it), or does not fit the rebuilt architecture.
     """
-    state = _load_tensors(out / FLOAT_MODEL, "float model")
     model = rebuild(cfg)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{out / FLOAT_MODEL} does not fit the architecture rebuilt from the trial's config (the model factory, "
-            f"then each compressor's restructure): {str(exc).splitlines()[0]}. A compressor that changes shapes must "
-            "implement Compressor.restructure."
-        ) from exc
+    _load_strict(
+        model,
+        out / FLOAT_MODEL,
+        "the architecture rebuilt from the trial's config (the model factory, then each compressor's restructure)",
+        " A compressor that changes shapes must implement Compressor.restructure.",
+    )
     return model.eval()
+
+
+def _load_strict(module: nn.Module, path: Path, what: str, hint: str = "") -> None:
+    """Load the tensors of ``path`` (:func:`_load_tensors`) into ``module``, every key and shape matching."""
+    state = _load_tensors(path, path.stem.replace("_", " "))
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not fit {what}: {str(exc).splitlines()[0]}.{hint}") from exc
 
 
 def save_int8(model: Int8Model, out: Path) -> dict[str, Any]:
@@ -111,7 +117,6 @@ def load_int8(out: Path, cfg: DictConfig | dict[str, Any], scheme: dict[str, Any
     """
     from core.int8 import Int8Scheme, from_prepared, prepare
 
-    state = _load_tensors(out / INT8_STATE, "int8 model")
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
     shape = tuple(int(s) for s in dataset.input_shape)
@@ -120,11 +125,5 @@ def load_int8(out: Path, cfg: DictConfig | dict[str, Any], scheme: dict[str, Any
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{out / 'manifest.json'}: its int8 scheme {scheme!r} is not valid ({exc}).") from exc
     prepared = prepare(load_float(out, cfg), shape, int8)
-    try:
-        prepared.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{out / INT8_STATE} does not fit the int8 graph prepared from the trial's float model: "
-            f"{str(exc).splitlines()[0]}."
-        ) from exc
+    _load_strict(prepared, out / INT8_STATE, "the int8 graph prepared from the trial's float model")
     return from_prepared(prepared, shape, int8)

@@ -121,7 +121,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     metrics["trained"] = 1.0
 
     out_dir = Path(spec.run_dir) / "models" / str(spec.trial_id)
-    deployable: torch.nn.Module | None = None  # the float model the deployment toolchain converts (core.export)
+    deployable: torch.nn.Module | None = None  # the float model the int8 graph was made from (the architecture)
     for c in compressors:
         if c.quantizes and deployable is None:
             deployable = _save_float(model, out_dir)
@@ -131,14 +131,15 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
         deployable = _save_float(model, out_dir)
     metrics["params_after"] = float(_param_count_any(model))
 
-    # The objective is the accuracy of the compressed (e.g. int8) model, run as is.
+    # The objective is the accuracy of the compressed model, run as is: for an int8 step, the converted int8 graph
+    # that core.export lowers to the .tflite (core.int8), with TFLM's rounding of averages.
     val_acc = accuracy(model, dm.val_dataloader())
     metrics["val_accuracy"] = val_acc
     metrics["test_accuracy"] = accuracy(model, dm.test_dataloader())
     deadline.check("evaluation")
 
-    # the board's cost is that of the model as deployed: the float model's architecture, quantized to int8 by the
-    # deployment toolchain (the PyTorch int8 model above is what the accuracy is measured on)
+    # the board's cost depends only on the architecture: the cost model lowers the float model as the converter
+    # lowers its int8 graph (tests/test_tflm.py checks the two agree op for op)
     cost = hw.cost(deployable, dataset.input_shape)
     metrics.update({f"cost_{k}": float(v) for k, v in cost.details.items()})
     objectives = {"error": 1.0 - val_acc, **cost_objectives(cost)}

@@ -1,7 +1,8 @@
 """Measure a run's models in the real TFLite-Micro runtime: ``python -m core.measure RUN_DIR [--trials ...]``.
 
 For every trial with a saved model (default: the Pareto front) it measures the exported ``model.tflite`` or, when
-the trial was not exported, converts its ``float_model.pt`` first (the ``tflm`` extra). It prints, and writes to
+the trial was not exported, lowers the int8 graph it scored (``int8_state.pt``), or a trial without an int8 step
+converts its ``float_model.pt`` (the ``tflm`` extra). It prints, and writes to
 ``RUN_DIR/measure.json``, the real .tflite size and arena (head, tail, total; TFLM's host build: x86-64, 8-byte
 pointers, reference kernels) next to three things, kept apart: the cost model's estimate with the host build's
 settings (comparable with the measurement: the head must be equal), the board estimate the search optimized (32-bit
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-from core.checkpoint import load_float
+from core.checkpoint import load_float, load_int8
 from core.errors import TinymooError
 
 
@@ -28,7 +29,7 @@ def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
 
     from core.interfaces import DatasetPlugin, HardwareTarget
     from core.plugins import instantiate
-    from core.tflm_runtime import arena_use, convert_int8
+    from core.tflm_runtime import arena_use, convert_int8, lower_int8
     from plugins.hw.tflm import estimate_vs_measurement, host_settings_text
 
     out = run_dir / "models" / str(trial_id)
@@ -40,6 +41,8 @@ def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     exported = out / "model.tflite"
     if exported.is_file():
         data, source = exported.read_bytes(), "model.tflite"
+    elif "int8" in manifest:  # the int8 graph the trial scored
+        data, source = lower_int8(load_int8(out, cfg, manifest["int8"])), "int8_state.pt"
     else:
         data = convert_int8(model, shape, [torch.randn(8, *shape, generator=torch.Generator().manual_seed(0))])
         source = "float_model.pt"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from core.checkpoint import CheckpointError, load_float, rebuild, save_float
+from core.checkpoint import CheckpointError, load_float, load_int8, rebuild, save_float
 from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
 
@@ -68,6 +68,26 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path: Path, ma
     (out / "float_model.pt").unlink()
     with pytest.raises(CheckpointError, match="does not exist"):
         load_float(out, config)
+
+
+def test_the_int8_state_is_weights_only_and_checked_against_its_graph(tmp_path: Path, make_cfg) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out, config = _trial(tmp_path, make_cfg)
+    scheme = json.loads((out / "manifest.json").read_text())["int8"]
+    state = torch.load(out / "int8_state.pt", weights_only=True)
+    assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+    assert load_int8(out, config, scheme)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    marker = tmp_path / "pwned"
+    torch.save({"weight": _Payload(marker)}, out / "int8_state.pt")
+    with pytest.raises(CheckpointError, match="not a plain state dict"):
+        load_int8(out, config, scheme)
+    assert not marker.exists()
+    torch.save({k: v for k, v in list(state.items())[1:]}, out / "int8_state.pt")  # a key missing
+    with pytest.raises(CheckpointError, match="does not fit the int8 graph"):
+        load_int8(out, config, scheme)
+    with pytest.raises(CheckpointError, match="int8 scheme"):
+        load_int8(out, config, {**scheme, "observer": "percentile"})
 
 
 def test_no_unsafe_torch_load_remains() -> None:

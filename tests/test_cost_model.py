@@ -6,9 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.datamodule import ArrayDataModule
 from core.tflm_planner import Buffer, plan
-from plugins.compressors.quant_int8 import Int8PostTrainingQuantization
 from plugins.hw.tflite_lowering import LoweringError, lower
 from plugins.hw.tflm import (
     FLATBUFFER_FIXED_BYTES,
@@ -74,17 +72,6 @@ def test_strided_conv_gets_the_converters_pad_buffer() -> None:
     assert g.op_names() == ["PAD", "CONV_2D"] and g.tensors[1].shape == (1, 18, 18, 3)
     odd = lower(net, (3, 15, 15))  # TF SAME padding is symmetric here: no PAD
     assert odd.op_names() == ["CONV_2D"]
-
-
-def test_int8_graph_costs_like_float() -> None:
-    torch.manual_seed(0)
-    model = _net()
-    x = torch.randn(64, 1, 8, 8)
-    dm = ArrayDataModule(x.numpy(), torch.arange(64).remainder(10).numpy(), 16, 0)
-    q = Int8PostTrainingQuantization(calibration_batches=2).apply(model, dm)
-    assert any("quantized" in type(m).__module__ for m in q.modules())
-    f, i = _board().cost(model, (1, 8, 8)), _board().cost(q, (1, 8, 8))
-    assert (i.macs, i.ram_bytes, i.flash_bytes) == (f.macs, f.ram_bytes, f.flash_bytes)
 
 
 def test_budgets_and_violations() -> None:

@@ -96,3 +96,15 @@ def test_averages_round_as_tflite_micro_computes_them(name: str) -> None:
     with torch.no_grad():
         ours = np.round(int8(x).reshape(len(x), -1).numpy() / q_out["scale"]) + q_out["zero_point"]
     assert (tflm == ours).mean() >= 0.98
+
+
+def test_no_torch_ao_fx_quantization_remains() -> None:
+    """One int8 stack: the deprecated torch.ao FX quantization API is gone from the product."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("core", "plugins"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text()
+            for api in ("torch.ao.", "prepare_fx", "convert_fx", "prepare_qat_fx", "torch.ops.quantized."):
+                assert api not in text, f"{path}: {api}"

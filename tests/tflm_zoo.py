@@ -282,5 +282,8 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn1d_strided_100x3": (cnn1d_strided, (3, 100)),
     "mlp_1d_50x3": (mlp_1d, (3, 50)),
     "hardsigmoid_map_8x8": (hardsigmoid_map, (3, 8, 8)),
+    # the quickstart's smallest candidates: one input channel makes the first conv depthwise (multiplier 4)
+    "cnn_tiny_k5_8x8": (lambda: SmallCNN(depth=1, width=4, kernel_size=5).build((1, 8, 8), 10), (1, 8, 8)),
+    "cnn_tiny_deep_8x8": (lambda: SmallCNN(depth=3, width=2).build((1, 8, 8), 10), (1, 8, 8)),
 }
 HELD_OUT = ("cnn_k5_32x32", "resnet_w12_32x32", "cnn1d_flatten_64x3")

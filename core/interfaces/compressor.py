@@ -20,8 +20,9 @@ class Compressor(ABC):
 
     Attributes:
         quantizes: True for a compressor whose ``apply`` turns the float model into a quantized one. The trial
-            saves the float model just before it, so ``python -m core.export`` can convert that model with the
-            deployment toolchain.
+            saves the float model just before it. When ``apply`` returns a :class:`core.int8.Int8Model`, the trial
+            also saves its prepared graph's state, and ``python -m core.export`` lowers exactly that graph (the one
+            scored); any other quantized model makes ``core.export`` quantize the float model post-training.
     """
 
     quantizes: bool = False
