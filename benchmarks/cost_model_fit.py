@@ -5,8 +5,9 @@
 Each net is converted the way ``core.export`` converts a trial (:func:`core.tflm_runtime.convert_int8`). What the
 lowering knows exactly (weights, biases, per-channel quantization parameters, small constants) is subtracted from
 the .tflite's size; the rest is fitted, by non-negative least squares on the relative error, as a fixed size, one
-size per op (by op type) and one per distinct op type (its operator code). Op types of one kind share a size (``SHARED``), and
-``HARD_SWISH`` keeps its set value (it only ever comes with a MUL in the zoo, so the fit cannot separate them).
+size per op (by op type) and one per distinct op type (its operator code). Op types of one kind share a size
+(``SHARED``), and ``HARD_SWISH`` keeps its set value (it only ever comes with a MUL in the zoo, so the fit cannot
+separate them).
 Paste the printed constants into ``plugins/hw/tflm.py``; ``tests/test_tflm.py`` then checks them.
 """
 
