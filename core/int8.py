@@ -281,9 +281,47 @@ def convert(prepared: fx.GraphModule, scheme: Int8Scheme) -> fx.GraphModule:
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
         graph = copy.deepcopy(prepared).cpu()
-        if scheme.qat:
-            move_exported_model_to_eval(graph)
-        return convert_pt2e(graph, fold_quantize=False)  # type: ignore[no-any-return]
+        if not scheme.qat:
+            return convert_pt2e(graph, fold_quantize=False)  # type: ignore[no-any-return]
+        move_exported_model_to_eval(graph)
+        with _fold_only_present_convs():
+            return convert_pt2e(graph, fold_quantize=False)  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def _fold_only_present_convs() -> Iterator[None]:
+    """Let ``convert_pt2e`` fold QAT's conv-BatchNorm patterns only for the convolution kinds the graph has.
+
+    torchao tries 1-D, 2-D and both transposed convolutions, tracing 24 pattern pairs for each (about 0.3 s per
+    trace): 15 s per QAT conversion, though tinymoo's deployed graphs hold only 2-D convolutions. A kind that is
+    not in the graph has nothing to fold, so skipping it changes nothing. (A torchao without this private helper
+    is left as it is: slower, not wrong.)
+    """
+    from torchao.quantization.pt2e import qat_utils
+
+    helper = getattr(qat_utils, "_fold_conv_bn_qat_helper", None)
+    if helper is None:
+        yield
+        return
+    functional, aten = torch.nn.functional, torch.ops.aten
+    kinds = {
+        functional.conv1d: aten.conv1d.default,
+        functional.conv2d: aten.conv2d.default,
+        functional.conv_transpose1d: aten.conv_transpose1d.default,
+        functional.conv_transpose2d: aten.conv_transpose2d.input,
+    }
+
+    def only_present(m: fx.GraphModule, conv_fn: Any, *args: Any, **kwargs: Any) -> fx.GraphModule:
+        kind = kinds.get(conv_fn)
+        if kind is not None and not any(n.target is kind for n in m.graph.nodes):
+            return m
+        return helper(m, conv_fn, *args, **kwargs)  # type: ignore[no-any-return]
+
+    qat_utils._fold_conv_bn_qat_helper = only_present
+    try:
+        yield
+    finally:
+        qat_utils._fold_conv_bn_qat_helper = helper
 
 
 def _round_away(x: torch.Tensor) -> torch.Tensor:

@@ -98,6 +98,17 @@ def test_averages_round_as_tflite_micro_computes_them(name: str) -> None:
     assert (tflm == ours).mean() >= 0.98
 
 
+def test_a_qat_graph_converts_with_its_batchnorm_folded() -> None:
+    """convert folds QAT's conv-BatchNorm patterns (only the 2-D kind is tried: the deployed graph has no other)."""
+    torch.manual_seed(0)
+    model = SmallCNN(depth=2, width=8).build((1, 8, 8), 10)
+    prepared = prepare(model, (1, 8, 8), Int8Scheme(qat=True))
+    prepared(torch.randn(16, 8, 8, 1))  # one observed training batch (deployed layout)
+    int8 = from_prepared(prepared, (1, 8, 8), Int8Scheme(qat=True))
+    ops = {str(n.target) for n in int8.graph.graph.nodes if n.op == "call_function"}
+    assert not any("batch_norm" in o for o in ops) and "aten.conv2d.default" in ops
+
+
 def test_no_torch_ao_fx_quantization_remains() -> None:
     """One int8 stack: the deprecated torch.ao FX quantization API is gone from the product."""
     from pathlib import Path
