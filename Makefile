@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev,tflm]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev,tflm,timeseries]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -8,7 +8,8 @@ Every run directory gets (:func:`write_outputs`, called by the search when it en
   trials are drawn differently, the reference point (board budgets) is dotted;
 * ``hypervolume.png``: hypervolume against trial number;
 * ``report.html``: an interactive, fully offline plotly page (parallel coordinates, scatter matrix, the Pareto
-  set as a table; see :mod:`core.report_html`). Skipped with a warning when plotly is not installed.
+  set as a table; see :mod:`core.report_html`). Skipped with a warning if it fails, so a search always ends with
+  its other reports.
 
 The Pareto front is the non-dominated set of the trials that fit the board (status ``complete``). Infeasible
 trials whose objectives are all known (they were trained: ``search.train_infeasible=true``) and that no
@@ -198,8 +199,6 @@ def _write_html(path: Path, results: list[TrialResult], summary: dict[str, Any],
         from core.report_html import write_html
 
         write_html(path, results, summary, infeasible_front_ids=extra_ids, title=str(path.parent))
-    except ImportError as exc:
-        log.warning("%s not written: plotly is not installed (pip install plotly): %s", path.name, exc)
     except Exception as exc:
         log.warning("%s not written: %s: %s", path.name, type(exc).__name__, exc)
 

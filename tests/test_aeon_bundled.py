@@ -88,7 +88,7 @@ def test_bad_val_fraction_and_missing_aeon(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError, match=r"dataset\.val_fraction"):
         _ = AeonBundled("GunPoint", val_fraction=1.0).input_shape
     monkeypatch.setitem(sys.modules, "aeon.datasets", None)
-    with pytest.raises(DatasetError, match=r"OSULeaf ships with the aeon package.*pip install aeon"):
+    with pytest.raises(DatasetError, match=r"OSULeaf ships with the aeon package.*pip install 'tinymoo\[timeseries\]'"):
         _ = AeonBundled("OSULeaf").input_shape
 
 

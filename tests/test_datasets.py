@@ -473,7 +473,7 @@ def test_basic_motions_shapes() -> None:
 
 def test_basic_motions_without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aeon.datasets", None)
-    with pytest.raises(DatasetError, match="pip install aeon"):
+    with pytest.raises(DatasetError, match=r"pip install 'tinymoo\[timeseries\]'"):
         _ = AeonBundled("BasicMotions").input_shape
 
 

@@ -96,7 +96,7 @@ class AeonBundled(DatasetPlugin):
         except ImportError as exc:
             raise DatasetError(
                 f"Config key 'dataset': {name} ships with the aeon package, which is not importable here "
-                f"({exc}). Install it with `pip install aeon` (or pick another dataset)."
+                f"({exc}). Install it with `pip install 'tinymoo[timeseries]'` (or pick another dataset)."
             ) from exc
         data_dir = Path(aeon.datasets.__file__).parent / "data"
         sets = bundled_sets(data_dir)

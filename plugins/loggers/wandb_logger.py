@@ -48,7 +48,6 @@ finished in that session. Give the runs the same ``group`` to see them together.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import logging
 import math
 import os
@@ -64,7 +63,6 @@ from core.interfaces.trial import TrialResult, TrialStatus
 log = logging.getLogger(__name__)
 
 MODES = ("offline", "online", "disabled")
-INSTALL_HINT = "logger=wandb needs the wandb package: pip install wandb"
 
 
 class WandbLogger(SearchLogger):
@@ -81,7 +79,6 @@ class WandbLogger(SearchLogger):
         subdir: where the per-trial CSV curves go under the run dir (the same place as ``logger=csv``).
 
     Raises:
-        ImportError: wandb is not installed.
         ConfigError: ``mode`` is not one of offline, online, disabled.
     """
 
@@ -96,9 +93,6 @@ class WandbLogger(SearchLogger):
         log_curves: bool = True,
         subdir: str = "logs",
     ) -> None:
-        # Only look for wandb here: trial workers build this logger too (for trial_logger) and never need it.
-        if importlib.util.find_spec("wandb") is None:
-            raise ImportError(INSTALL_HINT)
         if mode not in MODES:
             raise ConfigError("logger.mode", f"unknown mode {mode!r}", choices=MODES)
         self.project = project
