@@ -108,9 +108,12 @@ def save_int8(model: Int8Model, out: Path) -> dict[str, Any]:
     return model.scheme.as_dict()
 
 
-def load_int8(out: Path, cfg: DictConfig | dict[str, Any], scheme: dict[str, Any]) -> Int8Model:
-    """The int8 model the trial scored: its float model (:func:`load_float`) captured and prepared with ``scheme``
-    (the manifest's ``int8``), the saved prepared state loaded strictly, and converted.
+def load_int8(
+    out: Path, cfg: DictConfig | dict[str, Any], scheme: dict[str, Any], float_model: nn.Module | None = None
+) -> Int8Model:
+    """The int8 model the trial scored: its float model (``float_model`` if the caller has loaded it already, else
+    :func:`load_float`) captured and prepared with ``scheme`` (the manifest's ``int8``), the saved prepared state
+    loaded strictly, and converted.
 
     Raises:
         CheckpointError: a missing or unsafe file, or a state that does not fit the prepared graph.
@@ -124,6 +127,6 @@ def load_int8(out: Path, cfg: DictConfig | dict[str, Any], scheme: dict[str, Any
         int8 = Int8Scheme(**scheme)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{out / 'manifest.json'}: its int8 scheme {scheme!r} is not valid ({exc}).") from exc
-    prepared = prepare(load_float(out, cfg), shape, int8)
+    prepared = prepare(float_model if float_model is not None else load_float(out, cfg), shape, int8)
     _load_strict(prepared, out / INT8_STATE, "the int8 graph prepared from the trial's float model")
     return from_prepared(prepared, shape, int8)

@@ -30,7 +30,7 @@ from omegaconf import OmegaConf
 from core.checkpoint import load_float, load_int8
 from core.deployed_layout import to_deployed
 from core.errors import TinymooError
-from core.int8 import Int8Model, Int8Scheme, calibration_batches, post_training_int8
+from core.int8 import Int8Model, Int8Scheme, calibrated_int8
 from core.interfaces import DatasetPlugin, HardwareTarget
 from core.plugins import instantiate
 
@@ -68,16 +68,17 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
     if "int8" in manifest:  # the int8 graph the trial scored: its saved ranges, nothing calibrated again
-        int8 = load_int8(out, cfg, manifest["int8"])
+        int8 = load_int8(out, cfg, manifest["int8"], model)
         quantized_by = f"the trial ({'quantization-aware training' if int8.scheme.qat else 'post-training'}), as scored"
     else:  # a trial without an int8 step was scored in float: quantize it here
         n_calib = int(OmegaConf.select(cfg, "compressor.quant.calibration_batches") or 8)
-        int8 = post_training_int8(model, shape, calibration_batches(dm, n_calib), Int8Scheme())
+        int8 = calibrated_int8(model, dm, n_calib, Int8Scheme())
         quantized_by = "core.export (post-training; the trial was scored as a float model)"
     data = lower_int8(int8)
     graph = TfliteGraph.from_bytes(data)
     arena = arena_use(data)
-    parity = _parity(data, int8, dm.test_dataloader(), invoke)
+    qin, qout = _io_quantization(data)
+    parity = _parity(data, qin, int8, dm.test_dataloader(), invoke)
     accuracy = parity["tflm_test_accuracy"]
     hw: HardwareTarget = instantiate(cfg.hw, "hw")
 
@@ -86,7 +87,6 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     (out / "model_data.h").write_text(header)
     (out / "model_data.cc").write_text(source)
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    qin, qout = _io_quantization(data)
     arena_kib = -(-arena.total // 1024)
     # like with like: the measurement is TFLM's host build; the host-settings estimate is comparable with it, the
     # board estimate (what the search optimized) is not, and its board-only parts are modelled, not measured
@@ -157,18 +157,18 @@ def _estimates_text(compared: dict[str, Any], measured_total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parity(data: bytes, int8: Int8Model, loader: Any, invoke: Any) -> dict[str, Any]:
-    """The .tflite in TFLite-Micro against the PyTorch int8 graph it was lowered from, on the test split: both
-    accuracies and how often they predict the same class."""
-    q = _io_quantization(data)
-    scale, zero = q[0]["scale"], q[0]["zero_point"]
+def _parity(data: bytes, q_in: dict[str, Any], int8: Int8Model, loader: Any, invoke: Any) -> dict[str, Any]:
+    """The .tflite in TFLite-Micro (input quantization ``q_in``) against the PyTorch int8 graph it was lowered from,
+    on the test split: both accuracies and how often they predict the same class."""
+    scale, zero = q_in["scale"], q_in["zero_point"]
     shape = int8.input_shape
+    int8.eval()
     tflm_correct = torch_correct = agree = total = 0
     for x, y in loader:
         qx = np.clip(np.round(to_deployed(x, shape).numpy() / scale) + zero, -128, 127).astype(np.int8)
         tflm = invoke(data, qx).argmax(axis=1)
         with torch.no_grad():
-            ref = int8.eval()(x).argmax(dim=1).numpy()
+            ref = int8(x).argmax(dim=1).numpy()
         labels = y.numpy()
         tflm_correct += int((tflm == labels).sum())
         torch_correct += int((ref == labels).sum())

@@ -486,6 +486,15 @@ def calibration_batches(datamodule: pl.LightningDataModule, n: int) -> list[torc
     return out
 
 
+def calibrated_int8(
+    model: nn.Module, datamodule: pl.LightningDataModule, n_batches: int, scheme: Int8Scheme
+) -> Int8Model:
+    """:func:`post_training_int8` of ``model`` on up to ``n_batches`` of the datamodule's training inputs
+    (:func:`calibration_batches`); the input shape is theirs."""
+    batches = calibration_batches(datamodule, n_batches)
+    return post_training_int8(model, tuple(batches[0].shape[1:]), batches, scheme)
+
+
 def post_training_int8(
     model: nn.Module, input_shape: tuple[int, ...], batches: Iterable[torch.Tensor], scheme: Int8Scheme
 ) -> Int8Model:

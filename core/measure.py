@@ -42,7 +42,7 @@ def measure_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     if exported.is_file():
         data, source = exported.read_bytes(), "model.tflite"
     elif "int8" in manifest:  # the int8 graph the trial scored
-        data, source = lower_int8(load_int8(out, cfg, manifest["int8"])), "int8_state.pt"
+        data, source = lower_int8(load_int8(out, cfg, manifest["int8"], model)), "int8_state.pt"
     else:
         data = convert_int8(model, shape, [torch.randn(8, *shape, generator=torch.Generator().manual_seed(0))])
         source = "float_model.pt"

@@ -26,7 +26,7 @@ from core.int8 import Int8Model, Int8Scheme
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.training import LitClassifier, accuracy
 from plugins.compressors.prune_structured import StructuredPruning
-from plugins.compressors.quant_qat import Int8QuantizationAwareTraining, fake_quantizers
+from plugins.compressors.quant_qat import Int8QuantizationAwareTraining
 from plugins.datasets.digits import Digits
 from plugins.models.small_cnn import SmallCNN
 
@@ -263,7 +263,9 @@ def _saved(model: nn.Module) -> bytes:
 
 
 def _fake_quants(model: nn.Module) -> list[Any]:
-    return fake_quantizers(model)
+    from torchao.quantization.pt2e import FakeQuantizeBase
+
+    return [m for m in model.modules() if isinstance(m, FakeQuantizeBase)]
 
 
 def _trial(run_dir: Path, compressors: str, *overrides: str) -> TrialResult:

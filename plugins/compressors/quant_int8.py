@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch import nn
 
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibration_batches, post_training_int8
+from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8
 from core.interfaces.compressor import Compressor
 
 
@@ -34,5 +34,4 @@ class Int8PostTrainingQuantization(Compressor):
         self.scheme = Int8Scheme(observer=observer)
 
     def apply(self, model: nn.Module, datamodule: pl.LightningDataModule) -> Int8Model:
-        batches = calibration_batches(datamodule, self.calibration_batches)
-        return post_training_int8(model, tuple(batches[0].shape[1:]), batches, self.scheme)
+        return calibrated_int8(model, datamodule, self.calibration_batches, self.scheme)

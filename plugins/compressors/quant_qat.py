@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from core.deployed_layout import DatasetInput, copy_back
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibration_batches, from_prepared, post_training_int8, prepare
+from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8, from_prepared, prepare
 from core.interfaces.compressor import Compressor
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,6 @@ Signature = tuple[tuple[str, int, tuple[int, ...]], ...]
 def _signature(module: nn.Module) -> Signature:
     """Which tensor objects (and shapes) hold ``module``'s parameters and buffers: changes when a layer is pruned."""
     return tuple((n, id(t), tuple(t.shape)) for n, t in (*module.named_parameters(), *module.named_buffers()))
-
-
-def fake_quantizers(module: nn.Module) -> list[nn.Module]:
-    """The fake-quantize modules of a QAT graph."""
-    from torchao.quantization.pt2e import FakeQuantizeBase
-
-    return [m for m in module.modules() if isinstance(m, FakeQuantizeBase)]
 
 
 class _Trained(DatasetInput):
@@ -180,8 +173,7 @@ class Int8QuantizationAwareTraining(Compressor):
                 "quantizing with post-training calibration instead (%d batches)",
                 self.calibration_batches,
             )
-            batches = calibration_batches(datamodule, self.calibration_batches)
-            return post_training_int8(model, tuple(batches[0].shape[1:]), batches, self.fallback)
+            return calibrated_int8(model, datamodule, self.calibration_batches, self.fallback)
         if model is not self.float_model:
             raise RuntimeError(
                 f"compressor=quant_qat got a different model ({type(model).__name__}) from the one quantization-"
