@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -36,6 +36,8 @@ from core.store import STORE_NAME, Store
 from core.training import Alarm, alarm
 
 log = logging.getLogger(__name__)
+
+SCHEDULES = ("auto", "async", "batch")
 
 
 @dataclass
@@ -138,6 +140,16 @@ class Search:
         self.logger: SearchLogger = instantiate(cfg.logger, "logger")
         batch = cfg.search.get("batch_size")
         self.batch_size = int(batch) if batch else max(int(self.executor.n_workers), 1)
+        schedule = cfg.search.get("schedule", "auto")
+        if schedule not in SCHEDULES:
+            raise ConfigError("search.schedule", f"must be one of {', '.join(SCHEDULES)}, got {schedule!r}", SCHEDULES)
+        if schedule == "async" and batch:
+            raise ConfigError(
+                "search.batch_size", f"is {batch}, but search.schedule=async asks one trial per free worker",
+                hint="Set search.batch_size=null, or search.schedule=batch for batches.",
+            )
+        wanted = schedule == "async" or (schedule == "auto" and not batch)
+        self.asynchronous = wanted and bool(getattr(self.executor, "streams", False))
         self._preflight()
 
     def _preflight(self) -> None:
@@ -247,7 +259,7 @@ class Search:
             self.logger.start(str(self.run_dir), OmegaConf.to_container(self.cfg, resolve=True))  # type: ignore[arg-type]
             with SearchProgress(self.n_trials, enabled=self.show_progress) as progress:
                 progress.update(store.counts(), self._hypervolume(store))
-                self._loop(store, progress)
+                (self._loop_async if self.asynchronous else self._loop)(store, progress)
         finally:
             try:
                 store.set_meta("wall_time_s", float(store.get_meta("wall_time_s", 0.0)) + time.time() - wall_start)
@@ -323,7 +335,7 @@ class Search:
                     ) from exc
             untold = set(store.untold_ids())
             self._carry = [r for r in store.results() if r.trial_id in untold]
-            if not store.results([TrialStatus.PENDING]):
+            if self.asynchronous or not store.results([TrialStatus.PENDING]):  # async: told as they finished
                 self._tell(store, self._carry)
                 self._carry = []
             log.info("resuming %s: %s", self.run_dir, store.counts())
@@ -335,6 +347,8 @@ class Search:
             store.set_meta("optimizer", str(self.cfg.optimizer.get("_target_")))
             store.set_meta("seed", int(self.cfg.seed))
         store.set_meta("n_trials", self.n_trials)
+        store.set_meta("workers", int(self.executor.n_workers))
+        store.set_meta("schedule", "async" if self.asynchronous else "batch")
 
     def _loop(self, store: Store, progress: SearchProgress) -> None:
         while True:
@@ -370,6 +384,49 @@ class Search:
             self._carry = []
             self._tell(store, results)
 
+    def _loop_async(self, store: Store, progress: SearchProgress) -> None:
+        """Asynchronous search: the executor pulls one spec whenever a worker is free; each pull asks the optimizer
+        for one point, told of every result so far and of the points still running (``Optimizer.set_pending``).
+        Every result is stored and told as soon as it arrives. Trials left pending by an interruption run first,
+        at their stored points."""
+        running: dict[int, np.ndarray] = {}  # asked (stored as pending) and not finished: id -> point
+
+        def specs() -> Iterator[TrialSpec]:
+            for r in self._give_up_on_crashers(store, store.results([TrialStatus.PENDING])):
+                counts = store.counts()
+                if sum(counts.values()) - counts[TrialStatus.PENDING.value] + len(running) >= self.n_trials:
+                    return  # a smaller n_trials on resume: the surplus stays pending for a later, longer resume
+                running[r.trial_id] = np.array(r.x, dtype=float)
+                yield self._spec(r.trial_id, np.array(r.x))
+            while True:
+                counts = store.counts()
+                if sum(counts.values()) - counts[TrialStatus.PENDING.value] + len(running) >= self.n_trials:
+                    return
+                pending = np.array(list(running.values()), dtype=float).reshape(-1, self.space.dim)
+                self.optimizer.set_pending(pending)
+                x = np.clip(np.asarray(self.optimizer.ask(1), dtype=float).reshape(1, self.space.dim), 0.0, 1.0)[0]
+                spec = self._spec(store.next_trial_id(), x)
+                store.add_pending([spec], self.optimizer.state_dict())
+                running[spec.trial_id] = x
+                yield spec
+
+        in_flight: set[int] = set()
+        started = functools.partial(self._started, store, in_flight)
+        try:
+            for result in self.executor.map(self.evaluate, specs(), on_start=started):
+                store.finish(result)
+                in_flight.discard(result.trial_id)
+                running.pop(result.trial_id, None)
+                hv = self._hypervolume(store)
+                progress.update(store.counts(), hv, result)
+                self.logger.log_trial(result, hv)
+                if result.status == TrialStatus.FAILED:
+                    log.warning("trial %d failed: %s", result.trial_id, result.error)
+                self._tell(store, [result])
+        except KeyboardInterrupt:
+            store.unstart(in_flight)  # a user's Ctrl-C is not the trial's fault
+            raise
+
     @staticmethod
     def _started(store: Store, in_flight: set[int], spec: TrialSpec) -> None:
         store.start([spec.trial_id])
@@ -391,7 +448,7 @@ class Search:
                 self._carry.append(r)
             else:
                 keep.append(r)
-        if not keep:  # nothing left of that batch: tell what it produced now
+        if not keep or self.asynchronous:  # nothing left of that batch (async: never wait): tell it now
             self._tell(store, self._carry)
             self._carry = []
         return keep

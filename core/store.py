@@ -14,6 +14,7 @@ pending trials are re-evaluated at their stored points. No completed trial is lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS trials (
     told        INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER NOT NULL DEFAULT 0,
     created_at  REAL NOT NULL,
+    started_at  REAL,
     finished_at REAL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,6 +95,12 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        if "started_at" not in columns:  # a store written before trials recorded their start time
+            with contextlib.suppress(sqlite3.OperationalError):  # read-only: its trials have no start times
+                self._db.execute("ALTER TABLE trials ADD COLUMN started_at REAL")
+                columns.add("started_at")
+        self._started_col = "started_at" if "started_at" in columns else "NULL"
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -117,9 +125,13 @@ class Store:
             )
 
     def start(self, trial_ids: Iterable[int]) -> None:
-        """Count one more evaluation attempt for each trial (so a trial that keeps crashing can be given up)."""
+        """Count one more evaluation attempt for each trial (so a trial that keeps crashing can be given up) and
+        record when it started (the wall time of its latest attempt)."""
+        now = time.time()
         with self._tx():
-            self._db.executemany("UPDATE trials SET attempts=attempts+1 WHERE trial_id=?", [(i,) for i in trial_ids])
+            self._db.executemany(
+                "UPDATE trials SET attempts=attempts+1, started_at=? WHERE trial_id=?", [(now, i) for i in trial_ids]
+            )
 
     def unstart(self, trial_ids: Iterable[int]) -> None:
         """Take back attempts counted by :meth:`start` (for interruptions that were not the trial's fault)."""
@@ -190,6 +202,11 @@ class Store:
                     )
                 )
         return out
+
+    def timings(self) -> list[tuple[int, float | None, float | None]]:
+        """``(trial_id, started_at, finished_at)`` of every trial, by id (Unix times; ``None`` where not yet)."""
+        rows = self._db.execute(f"SELECT trial_id, {self._started_col}, finished_at FROM trials ORDER BY trial_id")
+        return [(int(t), s, f) for t, s, f in rows]
 
     def untold_ids(self) -> list[int]:
         """Finished trials whose result has not reached the optimizer."""

@@ -28,6 +28,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.model import Model, ModelList
+from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize import optimize_acqf_list
@@ -56,14 +57,18 @@ def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
     return qmc.LatinHypercube(d=dim, seed=seed).random(n) if n > 0 else np.zeros((0, dim))
 
 
-def fit_gp(x: torch.Tensor, y: torch.Tensor) -> ModelListGP:
+def fit_gp(x: torch.Tensor, y: torch.Tensor, input_transform: InputTransform | None = None) -> ModelListGP:
     """One ``SingleTaskGP`` per objective (standardized outcomes) in a ``ModelListGP``, fit by max. likelihood.
 
     Args:
         x: ``n x d`` inputs in the unit cube (double).
         y: ``n x m`` outcomes in BoTorch's *maximization* convention (double).
+        input_transform: applied to every GP's inputs in training and prediction (e.g. :class:`CostInputs`).
     """
-    models = [SingleTaskGP(x, y[:, i : i + 1], outcome_transform=Standardize(m=1)) for i in range(y.shape[-1])]
+    models = [
+        SingleTaskGP(x, y[:, i : i + 1], outcome_transform=Standardize(m=1), input_transform=input_transform)
+        for i in range(y.shape[-1])
+    ]
     model = ModelListGP(*models)
     mll = SumMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings():
@@ -72,6 +77,36 @@ def fit_gp(x: torch.Tensor, y: torch.Tensor) -> ModelListGP:
         warnings.filterwarnings("ignore", category=OptimizationWarning)
         fit_gpytorch_mll(mll)
     return model
+
+
+class CostInputs(InputTransform):
+    """Appends the exact log costs of a point to its GP inputs, scaled to ``[0, 1]`` over the search space.
+
+    In a TinyML search the error depends on the architecture mostly through its capacity, and capacity is what
+    the known costs measure exactly (log MACs, log flash). A GP of the error on ``[x, log costs(x)]`` can learn
+    "more MACs, less error" from a few trials where a GP on ``x`` alone must learn it per knob. The scale comes
+    from the costs of ``samples`` (fixed, e.g. a Sobol' sample of the space), so it is the same every round.
+    Not differentiable: for gradient-free acquisition optimizers (ARS) and closed-form values only.
+    """
+
+    transform_on_train = True
+    transform_on_eval = True
+    transform_on_fantasize = True
+
+    def __init__(self, known: KnownObjectives, samples: np.ndarray) -> None:
+        super().__init__()
+        self.known, self.dim = known, samples.shape[-1]
+        logs = self._log_costs(samples)
+        self.low, self.span = logs.min(axis=0), np.maximum(np.ptp(logs, axis=0), 1e-9)
+
+    def _log_costs(self, flat: np.ndarray) -> np.ndarray:
+        return np.log(np.maximum(np.asarray(self.known(flat), dtype=float), 1e-12))
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        flat = X.detach().reshape(-1, self.dim).cpu().numpy()
+        scaled = (self._log_costs(flat) - self.low) / self.span
+        feats = torch.as_tensor(scaled, dtype=X.dtype, device=X.device).reshape(*X.shape[:-1], -1)
+        return torch.cat([X, feats], dim=-1)
 
 
 class ModelBasedOptimizer(Optimizer):
@@ -105,24 +140,29 @@ class ModelBasedOptimizer(Optimizer):
         self.uses_known = has_known if self.known_costs == "auto" else bool(self.known_costs)
         super().setup(problem)
         self._design = latin_hypercube(self.n_init, problem.dim, problem.seed)
+        self._cost_transform: CostInputs | None = None
         self._asked = 0
         self._x = np.zeros((0, problem.dim))
         self._y = np.zeros((0, len(problem.objective_names)))
         self._feasible = np.zeros(0, dtype=bool)
         self.proposal_s = 0.0  # wall time spent in propose()
-        self.trial_s = 0.0  # wall time from each ask's return to the tell that follows (the trials')
+        self.trial_s = 0.0  # wall time between proposals: from an ask's return to the next proposal (the trials')
         self._asked_at: float | None = None
+        self._pending = np.zeros((0, problem.dim))
 
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
+        if self._asked_at is not None:  # since the last ask returned, trials (and telling) ran
+            self.trial_s += time.perf_counter() - self._asked_at
         out: list[np.ndarray] = []
         while len(out) < n and self._asked < len(self._design):
             out.append(self._design[self._asked])
             self._asked += 1
         rest = n - len(out)
         if rest:
-            torch.manual_seed(self.problem.seed * 100_003 + len(self._x))
-            rng = np.random.default_rng([self.problem.seed, len(self._x)])
+            # seeded by how many points were asked before (= observations, in a search that tells before it asks)
+            torch.manual_seed(self.problem.seed * 100_003 + self._asked)
+            rng = np.random.default_rng([self.problem.seed, self._asked])
             if self.n_observed < 2:  # nothing to model yet (e.g. every design point failed)
                 proposed = rng.random((rest, self.problem.dim))
             else:
@@ -134,10 +174,15 @@ class ModelBasedOptimizer(Optimizer):
         self._asked_at = time.perf_counter()
         return np.array(out, dtype=float).reshape(n, self.problem.dim)
 
+    def set_pending(self, x: np.ndarray) -> None:
+        self._pending = np.asarray(x, dtype=float).reshape(-1, self.problem.dim)
+
+    @property
+    def pending(self) -> np.ndarray:
+        """Points asked for and still being evaluated (``k x d``; see ``Optimizer.set_pending``)."""
+        return self._pending
+
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
-        if self._asked_at is not None:
-            self.trial_s += time.perf_counter() - self._asked_at
-            self._asked_at = None
         self._x = np.vstack([self._x, np.asarray(x, dtype=float)])
         self._y = np.vstack([self._y, np.asarray(y, dtype=float)])
         self._feasible = np.concatenate([self._feasible, np.asarray(feasible, dtype=bool)])
@@ -171,12 +216,13 @@ class ModelBasedOptimizer(Optimizer):
         """The exact objective function, when this optimizer uses it (``known_costs`` true, or auto with one)."""
         return self.problem.known if self.uses_known else None
 
-    def surrogate(self) -> Surrogate:
+    def surrogate(self, cost_inputs: bool = False) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).
 
         Without known costs: one GP per objective. With them: GPs for the other objectives (fit on the trials
         that measured them; a candidate skipped for not fitting measured no error) and a deterministic model of
-        the known ones, whose outputs come last.
+        the known ones, whose outputs come last. ``cost_inputs`` (with known costs only) gives those GPs the exact
+        log costs as extra inputs (:class:`CostInputs`).
         """
         x, y = self.training_data()
         m = y.shape[-1]
@@ -190,10 +236,19 @@ class ModelBasedOptimizer(Optimizer):
         rows = torch.as_tensor(np.flatnonzero(~skipped))
         exact = -torch.as_tensor(known(self._x), dtype=DTYPE)
         # ask() proposes only after 2 fully measured observations, so the GPs always have data
-        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols])] if ucols else []
+        transform = self._cost_inputs() if cost_inputs else None
+        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols], transform)] if ucols else []
         models.append(GenericDeterministicModel(_torch_function(known, self.problem.dim), num_outputs=len(kcols)))
         y_ordered = torch.cat([y[:, ucols], exact], dim=-1)
         return Surrogate(ModelList(*models), x, y_ordered, self.ref_point_max()[order], order, len(kcols))
+
+    def _cost_inputs(self) -> CostInputs:
+        """The :class:`CostInputs` of this problem, scaled over 256 scrambled Sobol' points (made once)."""
+        if self._cost_transform is None:
+            samples = qmc.Sobol(self.problem.dim, seed=self.problem.seed).random(256)
+            assert self.problem.known is not None  # surrogate() passes cost_inputs on with known costs only
+            self._cost_transform = CostInputs(self.problem.known, samples)
+        return self._cost_transform
 
     def observed_front(self) -> np.ndarray:
         """Indices of non-dominated feasible observations (minimization)."""

@@ -176,14 +176,18 @@ def _trials(run_dir) -> list[tuple[list[float], dict, dict]]:
 
 @pytest.mark.slow
 def test_search_is_identical_with_local_process_and_ray(make_cfg, tmp_path, request, process_executor) -> None:
+    # batches: the same trials whatever the executor (asynchronous runs depend on the completion order)
     from core.search import Search
 
     runs = {
         "local": (("executor=local", "search.batch_size=2"), None),
-        "process": (("executor=process", "executor.workers=2"), process_executor),
+        "process": (("executor=process", "executor.workers=2", "search.schedule=batch"), process_executor),
     }
     if HAS_RAY:
-        runs["ray"] = (("executor=ray", "executor.workers=2"), request.getfixturevalue("ray_executor"))
+        runs["ray"] = (
+            ("executor=ray", "executor.workers=2", "search.schedule=batch"),
+            request.getfixturevalue("ray_executor"),
+        )
     trials = {}
     for name, (overrides, warm) in runs.items():
         search = Search(make_cfg(*SEARCH, *overrides), tmp_path / name, evaluate=fake_evaluate)

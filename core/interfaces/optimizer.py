@@ -64,6 +64,16 @@ class Optimizer(ABC):
     def ask(self, n: int) -> np.ndarray:
         """Propose ``n`` points. Returns an array of shape ``n x d`` in ``[0, 1]``."""
 
+    def set_pending(self, x: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """The points (``k x d``, possibly ``k = 0``) that were asked for and are still being evaluated.
+
+        An asynchronous search (the default with a parallel executor) calls this before every ``ask``, so that a
+        new proposal can avoid the regions that running trials already explore: BoTorch's ``X_pending``,
+        fantasies, or the optimizer's own bookkeeping. The points are told later, in any order. The default
+        ignores them, so an optimizer without pending support keeps working (its proposals may then repeat the
+        regions of running trials).
+        """
+
     @abstractmethod
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
         """Report results.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 from core.interfaces.executor import EvaluateFn, Executor, StartFn
 from core.interfaces.trial import TrialResult, TrialSpec
@@ -12,8 +12,9 @@ class LocalExecutor(Executor):
     """Runs trials one after another; the trial function records its own failures."""
 
     n_workers = 1
+    streams = True  # the next spec is pulled only after the previous result was handled
 
-    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
+    def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
         for spec in specs:
             if on_start is not None:
                 on_start(spec)

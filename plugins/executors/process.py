@@ -5,8 +5,8 @@ as the executor and runs one trial at a time, so imports and torch start-up are 
 per trial. Each worker limits torch to ``torch_threads`` threads (default: the available CPUs divided by the
 worker count) so that N workers do not oversubscribe the cores.
 
-The executor hands a trial to a worker only when that worker is idle, so ``on_start`` is called exactly when a
-trial really starts. A worker that dies in a trial (``os._exit``, a segfault, SIGKILL from the OOM killer) yields
+The executor takes the next trial from the search only when a worker is idle (``streams``: the search asks the
+optimizer for it then), so ``on_start`` is called exactly when a trial really starts. A worker that dies in a trial (``os._exit``, a segfault, SIGKILL from the OOM killer) yields
 a ``failed`` result for that trial naming the exit code; a fresh worker takes its place and the other trials go
 on. A trial still running ``kill_grace_s`` seconds after its ``search.trial_timeout_s`` (stuck where the trial's
 own deadline is never checked) is killed the same way. Workers end with the executor (:meth:`close`), and on
@@ -24,8 +24,7 @@ import sys
 import time
 import traceback
 import weakref
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
@@ -140,6 +139,8 @@ class ProcessExecutor(Executor):
             replaced) and recorded as failed; ``None``: never kill.
     """
 
+    streams = True
+
     def __init__(self, workers: int | None = 2, torch_threads: int | None = None, kill_grace_s: float | None = 60.0):
         self.n_workers = check_count("workers", workers) or available_cpus()
         self.torch_threads = default_threads(check_count("torch_threads", torch_threads), self.n_workers)
@@ -167,13 +168,16 @@ class ProcessExecutor(Executor):
         if w in self._all:
             self._all.remove(w)
 
-    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
-        queue = deque(specs)
+    def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
+        queue, more = iter(specs), True  # pulled one spec per free worker (an asynchronous search asks then)
         busy: dict[_Worker, tuple[TrialSpec, float, float | None]] = {}  # worker -> (spec, started, kill at)
         try:
-            while queue or busy:
-                while queue and len(busy) < self.n_workers:
-                    spec = queue.popleft()
+            while True:
+                while more and len(busy) < self.n_workers:
+                    spec = next(queue, None)
+                    if spec is None:
+                        more = False
+                        break
                     try:
                         payload = ForkingPickler.dumps((fn, spec))
                     except (pickle.PicklingError, AttributeError, TypeError) as exc:
@@ -189,6 +193,8 @@ class ProcessExecutor(Executor):
                     with contextlib.suppress(OSError, ValueError):  # a worker that just died: the wait reports it
                         worker.conn.send_bytes(payload)
                     busy[worker] = (spec, started, None if limit is None else started + limit)
+                if not busy:
+                    return
                 yield from self._collect(busy)
         finally:
             for w in busy:  # abandoned mid-batch (an exception or Ctrl-C in the caller): their results are stale

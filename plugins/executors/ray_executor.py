@@ -1,8 +1,9 @@
 """Parallel trials as Ray tasks (``executor=ray``): on a local Ray runtime or on an existing Ray cluster.
 
 Needs Ray (``pip install 'tinymoo[ray]'``). One task per trial reserves ``cpus_per_trial`` CPUs (and
-``gpus_per_trial`` GPUs); at most ``workers`` tasks are in flight, so ``on_start`` is called when a trial is
-submitted to a free slot. Results are yielded with ``ray.wait`` as they finish. A trial whose worker dies (Ray's
+``gpus_per_trial`` GPUs); at most ``workers`` tasks are in flight. The next trial is taken from the search only
+when a slot is free (``streams``: the search asks the optimizer for it then), and ``on_start`` is called when it
+is submitted. Results are yielded with ``ray.wait`` as they finish. A trial whose worker dies (Ray's
 ``WorkerCrashedError``, ``OutOfMemoryError``, a lost node) or whose task raises yields a ``failed`` result and the
 search goes on; Ray never retries a trial (``max_retries=0``). One Ray runtime serves the executor's lifetime:
 it is started (or connected to) on the first batch and shut down by :meth:`close` if this executor started it;
@@ -16,8 +17,7 @@ import importlib.util
 import logging
 import math
 import time
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from core.errors import PluginError
@@ -68,6 +68,8 @@ class RayExecutor(Executor):
         runtime_env: Ray ``runtime_env`` for the job (e.g. ``working_dir`` and ``pip`` for a remote cluster).
         log_to_driver: show the trials' stdout/stderr in this process.
     """
+
+    streams = True
 
     def __init__(
         self,
@@ -129,25 +131,30 @@ class RayExecutor(Executor):
         )
         self._started = True
 
-    def map(self, fn: EvaluateFn, specs: Sequence[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
-        if not specs:
-            return
+    def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
         import ray
 
-        self._start()
-        queue = deque(specs)
+        queue, more = iter(specs), True  # pulled one spec per free slot (an asynchronous search asks then)
         in_flight: dict[Any, tuple[TrialSpec, float, float | None]] = {}  # ref -> (spec, submitted, cancel at)
-        fn_ref = ray.put(fn)
+        fn_ref = None
         try:
-            while queue or in_flight:
-                while queue and len(in_flight) < self.n_workers:
-                    spec = queue.popleft()
+            while True:
+                while more and len(in_flight) < self.n_workers:
+                    spec = next(queue, None)
+                    if spec is None:
+                        more = False
+                        break
+                    if fn_ref is None:
+                        self._start()
+                        fn_ref = ray.put(fn)
                     if on_start is not None:
                         on_start(spec)
                     started = time.monotonic()
                     limit = hard_deadline(spec, self.kill_grace_s)
                     ref = self._remote.remote(fn_ref, spec, self.torch_threads)
                     in_flight[ref] = (spec, started, None if limit is None else started + limit)
+                if not in_flight:
+                    return
                 cancel_ats = [k for (_, _, k) in in_flight.values() if k is not None]
                 timeout = max(0.0, min(cancel_ats) - time.monotonic()) if cancel_ats else None
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=timeout)

@@ -122,6 +122,8 @@ class MoboArs(ModelBasedOptimizer):
             surrogate refit on all observations, or, once those are used up, a feasible scrambled Sobol' point.
             Cheap trials then get cheap proposals; with trials of minutes it never binds.
         pool_size: candidates kept from each round for those cheap asks.
+        cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
+            (:class:`core.surrogate.CostInputs`).
     """
 
     def __init__(
@@ -141,6 +143,7 @@ class MoboArs(ModelBasedOptimizer):
         select: str = "reward",
         time_share: float | None = None,
         pool_size: int = 128,
+        cost_inputs: bool = False,
     ) -> None:
         super().__init__(n_init, known_costs)
         if not isinstance(agent, Agent):
@@ -165,6 +168,7 @@ class MoboArs(ModelBasedOptimizer):
         if global_agents < 0 or raw_samples < 1:
             raise ValueError("global_agents must be >= 0 and raw_samples >= 1")
         self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
+        self.cost_inputs = bool(cost_inputs)
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
@@ -181,7 +185,7 @@ class MoboArs(ModelBasedOptimizer):
 
     def _round(self, rng: np.random.Generator) -> list[np.ndarray]:
         """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals."""
-        sur = self.surrogate()
+        sur = self.surrogate(self.cost_inputs)
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
         shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
@@ -222,7 +226,7 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = _batched(self._ehvi(self.surrogate()), self.known, self.problem.ref_point)(self._pool)
+            values = _batched(self._ehvi(self.surrogate(self.cost_inputs)), self.known, self.problem.ref_point)(self._pool)
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
