@@ -1,100 +1,306 @@
-"""Benchmark: trials per hour of the quickstart task with 1 and 2 workers on the local, process and ray executors.
+"""Benchmark: does a second worker pay off? Throughput, worker utilisation and hypervolume at equal wall time of
+the asynchronous search against one worker and against the synchronous (batch) search.
 
-Every run is ``python -m core.run`` on the quickstart (small CNN on digits, STM32F4 costs) with the same seed,
-``search.n_trials``, a pinned ``trainer.max_epochs`` (so it is not searched) and ``executor=<name>
-executor.workers=<n>``. The ``sobol`` scenarios measure the executors: Sobol' proposals take no time, and every run
-evaluates the same points in the same order, so each trial's duration can be compared across runs. The
-``mobo_ars`` scenario runs the quickstart's own optimizer, whose proposals run in the main process between batches
-while the workers wait (and whose points depend on the batch size).
+Issue 14's target, on this 2-core machine with one torch thread per worker: with 2 workers the asynchronous search
+runs >= 1.8x as many trials per hour as with 1 worker, for ``sobol`` and for ``mobo_ars`` (the default optimizer);
+its workers are busy >= 90 % of the time; and its hypervolume at equal wall time is >= the synchronous search's.
 
-From the run's store the benchmark also splits the search's wall time into what bounds the speed-up:
+What runs. Per scenario (``--scenarios``: ``sobol``, ``mobo_ars``: the optimizer), one search per run
+(``--runs``), one at a time, each ``python -m core.run`` in its own subprocess and temporary run dir, on the
+quickstart task (small CNN on digits, STM32F4 costs) with the same seed, ``search.n_trials`` (``--trials``) and
+``trainer.max_epochs`` (``--epochs``; the quickstart's searched ``epochs`` parameter is removed with
+``~search_space.params.epochs``), ``executor.torch_threads=1`` and ``logger=none``. A run is
+``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default) or ``batch`` (``search.schedule=batch``:
+ask ``WORKERS`` trials, wait for all of them, tell). The default runs:
 
-* ``steady_trials_per_hour``: throughput after the first batch (without worker start-up and first-trial warm-up).
-* ``trial_s_mean``: mean trial duration as measured inside the worker (``duration_s``); its ratio between the
-  2-worker and the 1-worker run (``per_trial_slowdown``, median over trials) shows how much slower a trial runs
-  when two run at once (fewer torch threads each, shared caches and memory bandwidth, other load on the machine).
-* ``first_batch_overhead_s``: the first batch's span minus the shortest time its trials could take on the
-  workers: worker start-up (spawn, imports).
-* ``between_batches_s``: main-process time from the end of one batch to the next dispatch (tell, ask, store).
-* ``batch_idle_worker_s``: worker-seconds within the batches not spent in trials: start-up in the first batch,
-  then waiting for the slowest trial of each batch (the search tells and asks once per batch).
-* ``outside_batches_s``: search wall time outside the batches (setup, the first ask).
+* ``process:1``: the baseline. One worker process, so asynchronous == sequential; it runs in a worker process
+  (not ``executor=local``) so that the start-up costs are the same as with 2 workers.
+* ``process:2:batch``: the synchronous search with 2 workers.
+* ``process:2``: the asynchronous search with 2 workers.
+* ``ray:2``: the asynchronous search on a local Ray runtime (only when ``import ray`` works; ``--no-ray`` drops it).
 
-Scenarios (``--scenarios``): ``sobol_epochs4`` (trials of ~0.4 s: worker start-up weighs heavily),
-``sobol_epochs30`` (trials of a few seconds: the executors' steady throughput), ``sobol_epochs30_40trials``
-(the same over 40 trials, process executor only: fixed costs amortized) and ``mobo_ars_epochs30`` (the
-quickstart's optimizer, local vs 2 workers).
+What is measured, from each run's store (``trials.db``) after the search:
 
-Usage: ``python -m benchmarks.scaling [--trials 16] [--scenarios sobol_epochs30] [--runs local:1 process:2]``;
-writes ``benchmarks/results/scaling.json`` and prints markdown tables.
+* ``trials_per_hour``: finished trials / the search's wall time (store meta ``wall_time_s``: from opening the
+  store to the end of the last trial; excludes Python and hydra start-up), and ``trials_per_hour_incl_startup``:
+  over the subprocess's whole wall time.
+* ``utilisation``: busy trial-seconds / (workers * span), a trial busy from its ``started_at`` to its
+  ``finished_at`` (:meth:`core.store.Store.timings`) and the span from the first start to the last finish (as
+  ``summary.json``'s ``worker_utilisation``, which is copied as ``summary_worker_utilisation`` when present).
+* ``hv_trace``: ``[elapsed_s, hypervolume, trial_id]`` after every finished trial in finishing order, elapsed since
+  the first trial start; hypervolume as the reports compute it (:func:`core.report.front_hypervolume`: complete
+  trials, objectives normalized by the run's reference point, reference all ones). ``final_hv``.
+* ``trial_s_median``: median start-to-finish time of a trial; ``worker_trial_s_median``: the same as measured
+  inside the worker (``duration_s``).
+* ``tell_ask_s_mean``: mean main-process time from a trial's finish to the next trial's proposal being stored
+  (store the result, tell, ask): the time a freed worker waits for its next trial.
+
+Derived per scenario (``derived``), all from runs of the same invocation:
+
+* ``ratio_to_1_worker``: each run's ``trials_per_hour`` / ``process:1``'s (and ``..._incl_startup``).
+* ``equal_time_s``: the shorter span of ``process:2`` (async) and ``process:2:batch``: when the faster of them
+  finished. ``hv_at_equal_time``: each run's hypervolume at that time (the last value of its trace at or before
+  it), so the asynchronous search's hypervolume can be compared to the synchronous one's at equal wall time.
+* ``targets``: the issue's three checks for ``process:2`` (async).
+
+Output: ``benchmarks/results/scaling.json`` (``--out``: machine, git commit, command, settings, every run's raw
+data, derived values), a markdown table printed and written next to it (``scaling.md``). ``--report-only`` rewrites
+the markdown from the JSON without running anything.
+
+Usage: ``python -m benchmarks.scaling [--trials 30] [--epochs 30] [--seed 0] [--scenarios sobol mobo_ars]
+[--runs process:1 process:2:batch process:2 ray:2] [--no-ray] [--out PATH] [--report-only]``.
+Run it on a quiet machine: other load slows trials unevenly and lowers the measured speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
+import shlex
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import machine_info
-
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "scaling.json"
-ALL_RUNS = ("local:1", "process:1", "process:2", "ray:1", "ray:2")
-SCENARIOS: dict[str, dict[str, Any]] = {
-    # the suggested setting: a trial takes ~0.4 s on the quickstart, so worker start-up weighs heavily
-    "sobol_epochs4": {"optimizer": "sobol", "epochs": 4, "runs": ALL_RUNS},
-    # trials of ~2-3 s: the executors' steady throughput
-    "sobol_epochs30": {"optimizer": "sobol", "epochs": 30, "runs": ALL_RUNS},
-    # a longer search: the per-worker fixed costs (start-up, first-trial warm-up) amortized over more trials
-    # (process:2:8 asks 8 candidates per round: a worker that finishes early takes the next one of the round)
-    "sobol_epochs30_40trials": {
-        "optimizer": "sobol",
-        "epochs": 30,
-        "trials": 40,
-        "runs": ("process:1", "process:2", "process:2:8"),
-    },
-    # the quickstart's optimizer: its proposals run in the main process between batches
-    "mobo_ars_epochs30": {"optimizer": "mobo_ars", "epochs": 30, "runs": ("local:1", "process:2", "ray:2")},
-}
+SCENARIOS = {"sobol": "sobol", "mobo_ars": "mobo_ars"}  # scenario -> optimizer
+BASELINE = "process:1:async"
+ASYNC2 = "process:2:async"
+BATCH2 = "process:2:batch"
+DEFAULT_RUNS = ("process:1", "process:2:batch", "process:2", "ray:2")
+SCHEDULES = ("async", "batch")
+TARGETS = {"speedup": 1.8, "utilisation": 0.9}
+Timings = Sequence[tuple[int, float | None, float | None]]
 
 
-def torch_threads_per_worker(executor: str, workers: int) -> int:
-    """The torch threads each trial gets: the executors' default (available CPUs // workers); local: torch's own."""
-    cpus = len(os.sched_getaffinity(0))
-    return cpus if executor == "local" else max(1, cpus // workers)
+# -- pure parts -----------------------------------------------------------------------------------------------
+def parse_run(text: str) -> tuple[str, int, str]:
+    """``EXECUTOR:WORKERS[:SCHEDULE]`` -> ``(executor, workers, schedule)``; schedule defaults to ``async``."""
+    parts = text.split(":")
+    if not 2 <= len(parts) <= 3 or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise ValueError(f"a run is EXECUTOR:WORKERS[:SCHEDULE], e.g. process:2 or process:2:batch; got {text!r}")
+    schedule = parts[2] if len(parts) == 3 else "async"
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r} in {text!r}")
+    return parts[0], int(parts[1]), schedule
 
 
-def run_once(
-    executor: str, workers: int, seed: int, n_trials: int, optimizer: str, epochs: int, batch: int | None = None
-) -> dict[str, Any]:
-    """One search in a temporary run dir; returns timings, throughput and the wall-time breakdown.
+def run_label(executor: str, workers: int, schedule: str) -> str:
+    return f"{executor}:{workers}:{schedule}"
 
-    ``batch``: ``search.batch_size`` (default: 1 for local, else the worker count).
-    """
-    overrides = [
+
+def utilisation(timings: Timings, workers: int) -> float | None:
+    """Busy trial-seconds / (workers * span from the first start to the last finish); trials with both times only.
+    ``None`` when no trial has both times or the span is zero."""
+    done = [(s, f) for _, s, f in timings if s is not None and f is not None]
+    if not done:
+        return None
+    span = max(f for _, f in done) - min(s for s, _ in done)
+    if span <= 0:
+        return None
+    return sum(max(f - s, 0.0) for s, f in done) / (max(workers, 1) * span)
+
+
+def hv_at(trace: Sequence[Sequence[float]], t: float) -> float:
+    """The hypervolume of a ``[[elapsed_s, hv, ...], ...]`` trace at time ``t``: after the last trial finished at
+    or before ``t`` (0 before the first)."""
+    hv = 0.0
+    for point in trace:
+        if point[0] <= t + 1e-9:
+            hv = float(point[1])
+    return hv
+
+
+def tell_ask_gaps(created: dict[int, float], finished: dict[int, float]) -> list[float]:
+    """For each trial proposed after some trial had finished: its proposal's store time minus the latest finish
+    before it (storing the result, telling and asking, while the freed worker waits)."""
+    ends = sorted(finished.values())
+    gaps = []
+    for c in created.values():
+        before = [f for f in ends if f <= c]
+        if before:
+            gaps.append(c - before[-1])
+    return gaps
+
+
+def derive(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ratios to ``process:1``, hypervolume at equal wall time of async vs batch (2 workers), the target checks.
+    Adds ``ratio_to_1_worker`` and ``hv_at_equal_time`` to each run; returns the scenario's derived values."""
+    by = {r["run"]: r for r in runs}
+    base = by.get(BASELINE)
+    out: dict[str, Any] = {"baseline": BASELINE if base else None}
+    for r in runs:
+        if base:
+            r["ratio_to_1_worker"] = round(r["trials_per_hour"] / base["trials_per_hour"], 3)
+            r["ratio_to_1_worker_incl_startup"] = round(
+                r["trials_per_hour_incl_startup"] / base["trials_per_hour_incl_startup"], 3
+            )
+    a, b = by.get(ASYNC2), by.get(BATCH2)
+    equal = min(a["span_s"], b["span_s"]) if a and b else None
+    out["equal_time_s"] = None if equal is None else round(equal, 2)
+    for r in runs:
+        r["hv_at_equal_time"] = None if equal is None else round(hv_at(r["hv_trace"], equal), 5)
+    out["ratios_to_1_worker"] = {r["run"]: r.get("ratio_to_1_worker") for r in runs}
+    out["utilisation"] = {r["run"]: r["utilisation"] for r in runs}
+    out["hv_at_equal_time"] = {r["run"]: r["hv_at_equal_time"] for r in runs}
+    targets: dict[str, Any] = {}
+    if a and base:
+        targets["speedup_ge_1.8"] = a["ratio_to_1_worker"] >= TARGETS["speedup"]
+    if a and a["utilisation"] is not None:
+        targets["utilisation_ge_0.9"] = a["utilisation"] >= TARGETS["utilisation"]
+    if a and b:
+        targets["hv_async_ge_batch_at_equal_time"] = a["hv_at_equal_time"] >= b["hv_at_equal_time"]
+    out["targets"] = targets
+    return out
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README table: one row per scenario and run, then the target checks."""
+    s = result["settings"]
+    m = result["machine"]
+    lines = [
+        f"Scaling (`python -m benchmarks.scaling`): quickstart task, {s['trials']} trials, "
+        f"`trainer.max_epochs={s['epochs']}`, seed {s['seed']}, 1 torch thread per worker; {m.get('cpu')}, "
+        f"{m.get('cores')} cores; commit {result.get('git_commit', '?')[:7]}"
+        f"{' (dirty)' if result.get('git_dirty') else ''}.",
+        "",
+        "| scenario | run | trials/h | ratio to 1 worker | utilisation | HV at equal time | final HV |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sc in result["scenarios"]:
+        eq = sc["derived"].get("equal_time_s")
+        for r in sc["runs"]:
+            hv_eq = r.get("hv_at_equal_time")
+            lines.append(
+                f"| {sc['name']} | {r['run']} | {r['trials_per_hour']:.0f} | {_fmt(r.get('ratio_to_1_worker'), '.2f')}"
+                f" | {_fmt(r['utilisation'], '.0%')} | "
+                f"{'-' if hv_eq is None else f'{hv_eq:.4f} (at {eq:.0f} s)'} | {r['final_hv']:.4f} |"
+            )
+        for item in sc.get("skipped", []):
+            lines.append(f"| {sc['name']} | {item['run']} | skipped: {item['reason']} | | | | |")
+    lines += [
+        "",
+        "trials/h: finished trials per hour of the search's wall time (without process start-up); ratio: to "
+        f"`{BASELINE}` of the same invocation; utilisation: busy trial-seconds / (workers x span from the first "
+        "start to the last finish); HV at equal time: at the wall time (since the first trial start) when the "
+        f"faster of `{ASYNC2}` and `{BATCH2}` finished.",
+        "",
+    ]
+    for sc in result["scenarios"]:
+        t = sc["derived"].get("targets", {})
+        if t:
+            checks = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in t.items())
+            lines.append(f"- {sc['name']} ({ASYNC2}): {checks}")
+    return "\n".join(lines) + "\n"
+
+
+# -- running --------------------------------------------------------------------------------------------------
+def _space_has_epochs() -> bool:
+    import yaml
+
+    space = yaml.safe_load((REPO / "conf" / "search_space" / "quickstart.yaml").read_text())
+    return "epochs" in (space.get("params") or {})
+
+
+def overrides_for(
+    optimizer: str, executor: str, workers: int | str, schedule: str, trials: int, epochs: int, seed: int
+) -> list[str]:
+    """The ``python -m core.run`` overrides of one run."""
+    out = [
         f"seed={seed}",
-        f"search.n_trials={n_trials}",
+        f"search.n_trials={trials}",
         f"trainer.max_epochs={epochs}",
         f"optimizer={optimizer}",
         f"executor={executor}",
+        f"executor.workers={workers}",
+        "executor.torch_threads=1",
+        f"search.schedule={schedule}",
         "logger=none",
         "search.progress=false",
     ]
-    overrides += [] if executor == "local" else [f"executor.workers={workers}"]
-    batch_size = batch or (1 if executor == "local" else workers)
-    overrides += [f"search.batch_size={batch_size}"]
+    if _space_has_epochs():
+        out.insert(3, "~search_space.params.epochs")
+    return out
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """Everything measured from a finished run's store (and ``summary.json``)."""
+    from core.interfaces.trial import TrialStatus
+    from core.report import front_hypervolume
+    from core.store import STORE_NAME, Store
+
+    db = run_dir / STORE_NAME
+    with Store(db) as store:
+        results = store.results()
+        timings = store.timings()
+        objectives = store.get_meta("objectives")
+        ref = store.get_meta("reference") or {}
+        workers = int(store.get_meta("workers") or 1)
+        schedule = store.get_meta("schedule")
+        search_wall = float(store.get_meta("wall_time_s", 0.0) or 0.0)
+        counts = store.counts()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    created = {int(t): float(c) for t, c in con.execute("SELECT trial_id, created_at FROM trials")}
+    con.close()
+    starts = [s for _, s, _ in timings if s is not None]
+    finished = {t: f for t, _, f in timings if f is not None}
+    t0 = min(starts) if starts else None
+    by_id = {r.trial_id: r for r in results}
+    done = sorted(
+        (tid for tid in finished if by_id[tid].status != TrialStatus.PENDING), key=lambda tid: (finished[tid], tid)
+    )
+    trace: list[list[float]] = []
+    hv = 0.0
+    for i, tid in enumerate(done):
+        if by_id[tid].status == TrialStatus.COMPLETE and ref:
+            hv = front_hypervolume([by_id[j] for j in done[: i + 1]], objectives, ref)
+        trace.append([round(finished[tid] - t0, 3) if t0 is not None else float("nan"), round(hv, 6), tid])
+    spans = [f - s for _, s, f in timings if s is not None and f is not None]
+    gaps = tell_ask_gaps(created, finished)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    n = len(done)
+    util = utilisation(timings, workers)
+    return {
+        "workers": workers,
+        "schedule": schedule,
+        "n_trials": n,
+        "counts": counts,
+        "search_wall_s": round(search_wall, 2),
+        "trials_per_hour": round(3600 * n / search_wall, 1) if search_wall > 0 else 0.0,
+        "span_s": trace[-1][0] if trace else 0.0,
+        "utilisation": None if util is None else round(util, 4),
+        "summary_worker_utilisation": summary.get("worker_utilisation"),
+        "final_hv": trace[-1][1] if trace else 0.0,
+        "summary_hypervolume": summary.get("hypervolume"),
+        "trial_s_median": round(statistics.median(spans), 3) if spans else None,
+        "worker_trial_s_median": round(statistics.median(r.duration_s for r in results), 3) if results else None,
+        "tell_ask_s_mean": round(statistics.mean(gaps), 3) if gaps else None,
+        "tell_ask_s": [round(g, 3) for g in gaps],
+        "hv_trace": trace,
+        "trial_s": {str(t): round(f - s, 3) for t, s, f in timings if s is not None and f is not None},
+    }
+
+
+def run_once(
+    optimizer: str, executor: str, workers: int, schedule: str, trials: int, epochs: int, seed: int, timeout: float
+) -> dict[str, Any]:
+    """One search in a temporary run dir, as a subprocess; returns its measurements."""
+    overrides = overrides_for(optimizer, executor, workers, schedule, trials, epochs, seed)
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env["WANDB_MODE"] = "disabled"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="tinymoo-scaling-") as tmp:
         run_dir = Path(tmp) / "run"
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
@@ -104,179 +310,139 @@ def run_once(
             env=env,
             capture_output=True,
             text=True,
+            timeout=timeout,
         )
         wall = time.perf_counter() - start
         if proc.returncode != 0:
-            raise RuntimeError(f"{executor}:{workers} failed:\n{proc.stderr[-4000:]}")
-        summary = json.loads((run_dir / "summary.json").read_text())
-        trials = _trials(run_dir / "trials.db")
-    search_wall = float(summary["wall_time_s"])
-    n = summary["counts"]["total"]
-    row: dict[str, Any] = {
-        "executor": executor if batch is None else f"{executor} (batch {batch})",
-        "workers": workers,
-        "batch_size": batch_size,
-        "torch_threads_per_worker": torch_threads_per_worker(executor, workers),
-        "n_trials": n,
-        "counts": summary["counts"],
+            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr[-3000:]}")
+        row = read_run(run_dir)
+    row = {
+        "run": run_label(executor, workers, schedule),
+        "executor": executor,
+        "torch_threads_per_worker": 1,
         "process_wall_s": round(wall, 2),
-        "search_wall_s": round(search_wall, 2),
-        "trials_per_hour": round(3600 * n / search_wall, 1),
-        "trials_per_hour_incl_startup": round(3600 * n / wall, 1),
-        "hypervolume": round(summary["hypervolume"], 4),
+        "trials_per_hour_incl_startup": round(3600 * row["n_trials"] / wall, 1),
+        **row,
         "load_1min_before": round(load_before, 2),
         "load_1min_after": round(os.getloadavg()[0], 2),
         "overrides": overrides,
     }
-    row.update(_breakdown(trials, workers, search_wall))
-    row["trial_durations_s"] = [round(t["duration_s"], 3) for t in trials]
-    row["trial_x"] = [t["x"] for t in trials]
+    if row["schedule"] != schedule or row["workers"] != workers:
+        raise RuntimeError(
+            f"asked for {workers} workers ({schedule}), the store says {row['workers']} ({row['schedule']})"
+        )
     return row
 
 
-def _trials(db: Path) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT trial_id, x, duration_s, created_at, finished_at FROM trials ORDER BY trial_id")
-    out = [
-        {"trial_id": i, "x": json.loads(x), "duration_s": float(d), "created_at": float(c), "finished_at": float(f)}
-        for i, x, d, c, f in rows
-    ]
-    con.close()
-    return out
+def ray_available() -> str | None:
+    """``None`` when ``import ray`` works, else why not."""
+    try:
+        import ray  # noqa: F401
+    except Exception as exc:
+        return f"import ray failed ({type(exc).__name__}: {exc})"
+    return None
 
 
-def _breakdown(trials: list[dict[str, Any]], workers: int, search_wall: float) -> dict[str, float]:
-    """Split the search's wall time: trials, worker start-up, main-process gaps, batch imbalance."""
-    batches: dict[float, list[dict[str, Any]]] = {}
-    for t in trials:  # one batch = the trials added to the store together (same created_at)
-        batches.setdefault(t["created_at"], []).append(t)
-    ordered = [batches[k] for k in sorted(batches)]
-    spans = [max(t["finished_at"] for t in b) - b[0]["created_at"] for b in ordered]
-    between = sum(
-        nxt[0]["created_at"] - max(t["finished_at"] for t in prev) for prev, nxt in itertools.pairwise(ordered)
-    )
-    idle = sum(min(len(b), workers) * s - sum(t["duration_s"] for t in b) for b, s in zip(ordered, spans, strict=True))
-    first = ordered[0]
-    first_end = max(t["finished_at"] for t in first)
-    last_end = max(t["finished_at"] for t in trials)
-    steady = (len(trials) - len(first)) / (last_end - first_end) * 3600 if last_end > first_end else float("nan")
-    durations = [t["duration_s"] for t in trials]
-    return {
-        "batches": len(ordered),
-        "steady_trials_per_hour": round(steady, 1),
-        "trial_s_mean": round(statistics.mean(durations), 3),
-        "trial_s_sum": round(sum(durations), 2),
-        "worker_busy_fraction": round(sum(durations) / (workers * search_wall), 3),
-        "first_batch_overhead_s": round(spans[0] - _makespan_bound([t["duration_s"] for t in first], workers), 2),
-        "between_batches_s": round(between, 2),
-        "batch_idle_worker_s": round(idle, 2),
-        "outside_batches_s": round(search_wall - sum(spans) - between, 2),
-    }
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
 
 
-def _makespan_bound(durations: list[float], workers: int) -> float:
-    """The shortest time ``workers`` can run these trials in: the longest trial, or the work shared evenly."""
-    return max(max(durations), sum(durations) / min(len(durations), workers))
+def write_report(result: dict[str, Any], out: Path) -> str:
+    """Write ``out``'s ``.md`` from ``result``; returns the markdown."""
+    text = markdown(result)
+    out.with_suffix(".md").write_text(text)
+    return text
 
 
-def _compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per executor: 2-worker / 1-worker throughput, and how much slower each trial ran with two at once."""
-    out = []
-    by_key = {(r["executor"], r["workers"]): r for r in rows}
-    base = by_key.get(("local", 1))
-    for name in dict.fromkeys(r["executor"] for r in rows):
-        one, two = by_key.get((name.split(" (")[0], 1)), by_key.get((name, 2))
-        if two is None:
-            continue
-        cmp: dict[str, Any] = {"executor": name}
-        for label, ref in (("vs_1_worker", one), ("vs_local", base)):
-            if ref is None:
-                continue
-            cmp[f"speedup_{label}"] = round(two["trials_per_hour"] / ref["trials_per_hour"], 3)
-            cmp[f"steady_speedup_{label}"] = round(two["steady_trials_per_hour"] / ref["steady_trials_per_hour"], 3)
-            if ref["trial_x"] == two["trial_x"]:  # same points: compare each trial's duration
-                ratios = [b / a for a, b in zip(ref["trial_durations_s"], two["trial_durations_s"], strict=True) if a]
-                slowdown = statistics.median(ratios)
-                cmp[f"per_trial_slowdown_{label}"] = round(slowdown, 3)
-                cmp[f"trial_bound_speedup_{label}"] = round(2 / slowdown, 3)
-        out.append(cmp)
-    return out
-
-
-def _table(rows: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> str:
-    lines = [
-        "| executor | workers | torch threads/worker | search wall [s] | trials/h | after 1st batch trials/h "
-        "| mean trial [s] | worker busy | start-up [s] | between batches [s] | batch idle [worker-s] | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['executor']} | {r['workers']} | {r['torch_threads_per_worker']} | {r['search_wall_s']} | "
-            f"{r['trials_per_hour']:.0f} | {r['steady_trials_per_hour']:.0f} | {r['trial_s_mean']} | "
-            f"{r['worker_busy_fraction']:.0%} | {r['first_batch_overhead_s']} | {r['between_batches_s']} | "
-            f"{r['batch_idle_worker_s']} | {r['load_1min_before']}-{r['load_1min_after']} |"
-        )
-    lines += [
-        "",
-        "| executor | 2 w / 1 w | after 1st batch | 2 w / local | after 1st batch | per-trial slowdown at 2 w "
-        "| speed-up bound by that slowdown |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    keys = ("speedup", "steady_speedup", "per_trial_slowdown", "trial_bound_speedup")
-    for c in comparisons:
-        one = [c.get(f"{k}_vs_1_worker", "-") for k in keys]
-        loc = [c.get(f"{k}_vs_local", "-") for k in keys]
-        slow = one[2] if one[2] != "-" else loc[2]
-        bound = one[3] if one[3] != "-" else loc[3]
-        lines.append(f"| {c['executor']} | {one[0]} | {one[1]} | {loc[0]} | {loc[1]} | {slow} | {bound} |")
-    return "\n".join(lines)
-
-
-def main() -> None:
-    """Run every scenario's executor/worker combinations, write the JSON and print the tables."""
+def main(argv: list[str] | None = None) -> int:
+    """Run every scenario's runs one after the other, write the JSON and the markdown, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--trials", type=int, default=30, help="search.n_trials of every run (default 30)")
+    parser.add_argument("--epochs", type=int, default=30, help="trainer.max_epochs of every trial (default 30)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
-    parser.add_argument("--runs", nargs="+", help="executor:workers[:batch_size] for every scenario, e.g. process:2")
-    parser.add_argument("--name", default="scaling", help="results file: benchmarks/results/<name>.json")
-    args = parser.parse_args()
-    scenarios = []
-    for name in args.scenarios:
-        sc = SCENARIOS[name]
-        rows = []
-        for item in args.runs or sc["runs"]:
-            parts = item.split(":")
-            executor, workers = parts[0], parts[1] if len(parts) > 1 else "1"
-            batch = parts[2] if len(parts) > 2 else ""
-            n_trials = int(sc.get("trials", args.trials))
-            row = run_once(
-                executor,
-                int(workers),
-                args.seed,
-                n_trials,
-                sc["optimizer"],
-                sc["epochs"],
-                int(batch) if batch else None,
-            )
-            print(f"{name} {item}: {row['search_wall_s']} s, {row['trials_per_hour']} trials/h", file=sys.stderr)
-            rows.append(row)
-        scenarios.append(sc | {"name": name, "runs": rows, "speedup": _compare(rows)})
-    result = {
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=list(DEFAULT_RUNS),
+        help=f"EXECUTOR:WORKERS[:async|batch] (default: {' '.join(DEFAULT_RUNS)})",
+    )
+    parser.add_argument("--no-ray", action="store_true", help="drop the ray runs")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds one run may take (default 3600)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the JSON (the markdown goes next to it as .md)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the markdown from --out's JSON")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    if args.report_only:
+        print(write_report(json.loads(out.read_text()), out), end="")
+        return 0
+    try:
+        runs = [parse_run(r) for r in args.runs]
+    except ValueError as exc:
+        parser.error(str(exc))
+    skipped_ray = "--no-ray" if args.no_ray else (ray_available() if any(e == "ray" for e, _, _ in runs) else None)
+    command = "python -m benchmarks.scaling " + shlex.join(sys.argv[1:] if argv is None else argv)
+    result: dict[str, Any] = {
         "benchmark": "scaling",
-        "command": "python -m core.run seed=<seed> search.n_trials=<n> trainer.max_epochs=<epochs> "
-        "optimizer=<optimizer> executor=<executor> executor.workers=<workers> logger=none search.progress=false",
-        "machine": machine_info() | {"load_avg_at_end": [round(v, 2) for v in os.getloadavg()]},
-        "scenarios": scenarios,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "command": command.strip(),
+        "run_command": "python -m core.run "
+        + " ".join(
+            overrides_for("<optimizer>", "<executor>", "<workers>", "<schedule>", args.trials, args.epochs, args.seed)
+        )
+        + " hydra.run.dir=<tmp>",
+        "machine": None,  # filled in at the end (with the load average then)
+        "settings": {
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "scenarios": args.scenarios,
+            "runs": [run_label(*r) for r in runs],
+            "torch_threads_per_worker": 1,
+        },
+        "targets": TARGETS,
+        "scenarios": [],
     }
-    out = OUT.with_name(f"{args.name}.json")
+    from benchmarks.machine import machine_info
+
+    failed = 0
+    for name in args.scenarios:
+        sc: dict[str, Any] = {"name": name, "optimizer": SCENARIOS[name], "runs": [], "skipped": []}
+        for executor, workers, schedule in runs:
+            label = run_label(executor, workers, schedule)
+            if executor == "ray" and skipped_ray:
+                sc["skipped"].append({"run": label, "reason": skipped_ray})
+                continue
+            print(f"{name} {label} ...", file=sys.stderr, flush=True)
+            try:
+                row = run_once(
+                    SCENARIOS[name], executor, workers, schedule, args.trials, args.epochs, args.seed, args.timeout
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                failed += 1
+                sc["skipped"].append({"run": label, "reason": f"failed: {str(exc)[-2000:]}"})
+                print(f"{name} {label} failed: {exc}", file=sys.stderr, flush=True)
+                continue
+            print(
+                f"{name} {label}: {row['search_wall_s']} s search, {row['trials_per_hour']} trials/h, "
+                f"utilisation {row['utilisation']}, final HV {row['final_hv']}",
+                file=sys.stderr,
+                flush=True,
+            )
+            sc["runs"].append(row)
+        sc["derived"] = derive(sc["runs"])
+        result["scenarios"].append(sc)
+    result["machine"] = machine_info() | {"load_avg_at_end": [round(v, 2) for v in os.getloadavg()]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    for sc in scenarios:
-        print(f"\n### {sc['name']}: optimizer={sc['optimizer']}, trainer.max_epochs={sc['epochs']}, "
-              f"{sc['runs'][0]['n_trials']} trials\n")  # fmt: skip
-        print(_table(sc["runs"], sc["speedup"]))
+    print(write_report(result, out), end="")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

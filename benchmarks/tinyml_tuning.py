@@ -120,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     references = {t: task_reference(t) for t in args.tasks}
     data: dict[str, Any] = {
         "benchmark": "tinyml_tuning",
-        "command": " ".join(["python -m benchmarks.tinyml_tuning", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "command": " ".join(
+            ["python -m benchmarks.tinyml_tuning", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
+        ),
         "machine": {**machine_info(), "workers": args.workers, "worker_torch_threads": 1},
         "tasks": list(args.tasks),
         "references": references,

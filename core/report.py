@@ -6,7 +6,8 @@ Every run directory gets (:func:`write_outputs`, called by the search when it en
 * ``pareto.png``: an ``n x n`` scatter matrix of the run's objectives (any number >= 2): each off-diagonal
   panel plots one pair, the diagonal a histogram of one objective; feasible, infeasible and Pareto-optimal
   trials are drawn differently, the reference point (board budgets) is dotted;
-* ``hypervolume.png``: hypervolume against trial number;
+* ``hypervolume.png``: hypervolume against trial number and, beside it, against wall-clock time (with the
+  workers' utilisation; see :mod:`core.timeline`);
 * ``report.html``: an interactive, fully offline plotly page (parallel coordinates, scatter matrix, the Pareto
   set as a table; see :mod:`core.report_html`). Skipped with a warning if it fails, so a search always ends with
   its other reports.
@@ -43,6 +44,8 @@ import numpy as np
 from core.interfaces.trial import TrialResult, TrialStatus
 from core.pareto import OBJECTIVES, hypervolume, normalize, pareto_mask
 from core.store import STORE_NAME, Store
+from core.timeline import Timeline, hypervolume_history, load_timeline, plot_hypervolume
+from core.timeline import pyplot as _pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -142,18 +145,6 @@ def front_hypervolume(results: list[TrialResult], objectives: list[str], ref: di
     return hypervolume(y, [1.0] * len(objectives))
 
 
-def hypervolume_history(results: list[TrialResult], objectives: list[str], ref: dict[str, float]) -> list[float]:
-    """Hypervolume (normalized space, reference all ones) after each trial, in trial-id order."""
-    out, pts = [], []
-    hv = 0.0
-    for r in sorted(results, key=lambda r: r.trial_id):
-        if r.status == TrialStatus.COMPLETE:
-            pts.append(normalize(r.objectives, objectives, ref))
-            hv = hypervolume(np.array(pts), [1.0] * len(objectives))
-        out.append(hv)
-    return out
-
-
 # -- one run --------------------------------------------------------------------------------------------------
 def write_outputs(store: Store, run_dir: str | Path) -> dict[str, Any]:
     """Write every report file for the run in ``run_dir``; returns the summary dict."""
@@ -164,8 +155,9 @@ def write_outputs(store: Store, run_dir: str | Path) -> dict[str, Any]:
     front = pareto_results(results, objectives, ref) if ref else []
     front_ids = {r.trial_id for r in front}
     extra_ids = {r.trial_id for r in infeasible_front(results, objectives, ref)} if ref else set()
-    _write_trials_csv(run_dir / "trials.csv", results, front_ids)
-    _write_trials_csv(run_dir / "pareto.csv", front, front_ids)
+    timeline = load_timeline(store, results)
+    _write_trials_csv(run_dir / "trials.csv", results, front_ids, timeline)
+    _write_trials_csv(run_dir / "pareto.csv", front, front_ids, timeline)
     history = hypervolume_history(results, objectives, ref) if ref else []
     counts = store.counts()
     summary: dict[str, Any] = {
@@ -183,50 +175,49 @@ def write_outputs(store: Store, run_dir: str | Path) -> dict[str, Any]:
         "infeasible_pareto_trial_ids": sorted(extra_ids),
         "wall_time_s": store.get_meta("wall_time_s", 0.0),
         "trial_time_s": float(sum(r.duration_s for r in results)),
+        "workers": timeline.workers,
+        "schedule": timeline.schedule,
+        "worker_utilisation": timeline.utilisation,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if ref:
         plot_pareto(run_dir / "pareto.png", results, front_ids, objectives, ref)
         title = f"{_short_optimizer(summary['optimizer'])} on {summary['board']}, seed {summary['seed']}"
-        plot_hypervolume(run_dir / "hypervolume.png", history, title=title)
-    _write_html(run_dir / HTML_NAME, results, summary, extra_ids)
+        plot_hypervolume(run_dir / "hypervolume.png", history, title=title, timeline=timeline)
+    _write_html(run_dir / HTML_NAME, results, summary, extra_ids, timeline)
     return summary
 
 
-def _write_html(path: Path, results: list[TrialResult], summary: dict[str, Any], extra_ids: set[int]) -> None:
+def _write_html(
+    path: Path, results: list[TrialResult], summary: dict[str, Any], extra_ids: set[int], timeline: Timeline
+) -> None:
     """``report.html``; never fails the caller (a search must end with its reports even if plotly breaks)."""
     try:
         from core.report_html import write_html
 
-        write_html(path, results, summary, infeasible_front_ids=extra_ids, title=str(path.parent))
+        write_html(path, results, summary, extra_ids, title=str(path.parent), timeline=timeline)
     except Exception as exc:
         log.warning("%s not written: %s: %s", path.name, type(exc).__name__, exc)
 
 
-def _write_trials_csv(path: Path, results: list[TrialResult], front_ids: set[int]) -> None:
+def _write_trials_csv(path: Path, results: list[TrialResult], front_ids: set[int], timeline: Timeline) -> None:
+    """One row per trial; ``started_s``/``finished_s``: seconds since the run's first trial start (empty: unknown)."""
     param_keys = sorted({k for r in results for k in r.params})
     metric_keys = sorted({k for r in results for k in r.metrics})
-    header = ["trial_id", "status", "pareto", *param_keys, *OBJECTIVES, *metric_keys, "duration_s", "message"]
+    header = ["trial_id", "status", "pareto", *param_keys, *OBJECTIVES, *metric_keys, "duration_s", "started_s",
+              "finished_s", "message"]  # fmt: skip
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in results:
+            times = timeline.trials.get(r.trial_id) or (None, None)
             w.writerow(
                 [r.trial_id, r.status.value, r.trial_id in front_ids]
                 + [r.params.get(k, "") for k in param_keys]
                 + [r.objectives.get(k, "") for k in OBJECTIVES]
                 + [r.metrics.get(k, "") for k in metric_keys]
-                + [round(r.duration_s, 3), r.error or ""]
+                + [round(r.duration_s, 3), *("" if t is None else round(t, 3) for t in times), r.error or ""]
             )
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_pareto(
@@ -348,33 +339,6 @@ def _histogram(ax: Axes, values: list[np.ndarray], styles: list[dict[str, Any]],
             ax.bar(edges[:-1], height, width=np.diff(edges), bottom=bottom, align="edge", color=style["c"],
                    alpha=0.85, transform=trans, linewidth=0)  # fmt: skip
             bottom = bottom + height
-
-
-def plot_hypervolume(path: str | Path | None, history: list[float], title: str | None = None) -> Figure:
-    """Hypervolume (normalized objectives, reference all ones) against trial number; dots mark the trials that
-    improved it. Writes ``path`` (if given) and returns the closed figure."""
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    x = np.arange(1, len(history) + 1)
-    y = np.asarray(history, dtype=float)
-    ax.plot(x, y, drawstyle="steps-post")
-    if len(y):
-        better = np.diff(np.concatenate([[0.0], y])) > 0
-        ax.plot(x[better], y[better], "o", ms=3, color="tab:blue")
-        ax.set_title(f"{title + ': ' if title else ''}HV {y[-1]:.4f} after {len(y)} trials", fontsize=9)
-    elif title:
-        ax.set_title(title, fontsize=9)
-    ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("hypervolume")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return fig
 
 
 # -- several runs ---------------------------------------------------------------------------------------------

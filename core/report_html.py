@@ -3,7 +3,8 @@
 It holds the run's headline numbers, the Pareto set as a table (with infeasible non-dominated candidates
 marked ✗, see :mod:`core.report`), a parallel-coordinates plot of every measured trial (searched parameters,
 then objectives; coloured by Pareto front / fits the board / does not fit) and a scatter matrix (splom) of
-the objectives. Objectives are shown in human units (error in %, flash and SRAM in KiB, latency in ms).
+the objectives, and the hypervolume against wall-clock time with the workers' utilisation (see
+:mod:`core.timeline`). Objectives are shown in human units (error in %, flash and SRAM in KiB, latency in ms).
 
 Needs ``plotly`` (the Python package; it ships plotly.js); :func:`core.report.write_outputs` skips the page
 with a warning when it is missing.
@@ -20,6 +21,7 @@ from typing import Any
 from core.interfaces.trial import TrialResult, TrialStatus
 from core.pareto import OBJECTIVES
 from core.report import display_label, display_value, format_value, objective_value
+from core.timeline import Timeline, describe, time_unit
 
 CATEGORIES = ("does not fit", "fits the board", "Pareto front")  # parcoords colour codes 0, 1, 2
 _COLOURS = {"does not fit": "#d62728", "fits the board": "#9a9a9a", "Pareto front": "#1f77b4"}
@@ -149,6 +151,34 @@ def splom_figure(
     return {"data": traces, "layout": layout}
 
 
+def hypervolume_time_figure(timeline: Timeline | None) -> dict[str, Any] | None:
+    """The hypervolume after each finished trial against wall-clock time since the first trial start (a step
+    curve from zero, one marker per finished trial); None when the run recorded no trial times."""
+    if timeline is None or not timeline.hypervolume:
+        return None
+    points = timeline.hypervolume
+    scale, unit = time_unit(points[-1].elapsed_s)
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": "hypervolume",
+        "x": [0.0] + [p.elapsed_s / scale for p in points],
+        "y": [0.0] + [p.hypervolume for p in points],
+        "line": {"shape": "hv", "color": "#2ca02c"},
+        "marker": {"size": 5},
+        "text": ["search start"] + [f"trial {p.trial_id} finished after {p.elapsed_s:.1f} s" for p in points],
+        "hovertemplate": "%{text}<br>hypervolume %{y:.4f}<extra></extra>",
+    }
+    layout = {
+        "height": 380,
+        "margin": {"l": 70, "r": 30, "t": 30, "b": 60},
+        "font": {"size": 11},
+        "xaxis": {"title": {"text": f"wall-clock time since the first trial start [{unit}]"}, "rangemode": "tozero"},
+        "yaxis": {"title": {"text": "hypervolume"}, "rangemode": "tozero"},
+    }
+    return {"data": [trace], "layout": layout}
+
+
 def _table(
     results: list[TrialResult], objectives: list[str], front_ids: set[int], extra_ids: set[int], board: str
 ) -> str:
@@ -196,8 +226,15 @@ def _headline(summary: dict[str, Any], title: str) -> str:
         ("hypervolume", f"{float(summary.get('hypervolume') or 0.0):.4f}"),
         ("Pareto size", summary.get("pareto_size")),
         ("wall time", f"{float(summary.get('wall_time_s') or 0.0):.1f} s"),
+        ("workers", _workers(summary)),
     ]
     return "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items) + "</dl>"
+
+
+def _workers(summary: dict[str, Any]) -> str:
+    text = f"{summary.get('workers') or '?'}" + (f" ({summary['schedule']})" if summary.get("schedule") else "")
+    utilisation = summary.get("worker_utilisation")
+    return text + (f", {float(utilisation):.0%} busy" if utilisation is not None else "")
 
 
 def render_html(
@@ -205,8 +242,10 @@ def render_html(
     summary: dict[str, Any],
     infeasible_front_ids: Iterable[int] = (),
     title: str = "",
+    timeline: Timeline | None = None,
 ) -> str:
-    """The page as a string (plotly.js inlined once)."""
+    """The page as a string (plotly.js inlined once); ``timeline`` (:func:`core.timeline.load_timeline`) adds
+    the hypervolume against wall-clock time."""
     import plotly.io as pio
 
     objectives = list(summary.get("objectives") or OBJECTIVES[:4])
@@ -239,6 +278,16 @@ def render_html(
         parts.append('<p class="note">No measured trial yet.</p>')
     else:
         parts.append(pio.to_html(sp, include_plotlyjs=not js_done, full_html=False, config=config, div_id="splom"))
+        js_done = True
+    parts.append("<h2>Hypervolume against wall-clock time</h2>")
+    hv = hypervolume_time_figure(timeline)
+    if hv is None or timeline is None:
+        parts.append('<p class="note">No trial times recorded (no finished trial yet, or a store written before '
+                     "trials recorded their start time).</p>")  # fmt: skip
+    else:
+        parts.append(f'<p class="note">{html.escape(describe(timeline))}. Busy: the trials\' summed evaluation '
+                     "time over the workers' time from the first trial start to the last finish.</p>")  # fmt: skip
+        parts.append(pio.to_html(hv, include_plotlyjs=not js_done, full_html=False, config=config, div_id="hv-time"))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>tinymoo: {html.escape(title or board)}</title><style>{_CSS}</style></head><body>"
@@ -253,8 +302,9 @@ def write_html(
     summary: dict[str, Any],
     infeasible_front_ids: Iterable[int] = (),
     title: str = "",
+    timeline: Timeline | None = None,
 ) -> Path:
     """Write :func:`render_html` to ``path``; returns it."""
     path = Path(path)
-    path.write_text(render_html(results, summary, infeasible_front_ids, title), encoding="utf-8")
+    path.write_text(render_html(results, summary, infeasible_front_ids, title, timeline), encoding="utf-8")
     return path

@@ -145,7 +145,8 @@ class Search:
             raise ConfigError("search.schedule", f"must be one of {', '.join(SCHEDULES)}, got {schedule!r}", SCHEDULES)
         if schedule == "async" and batch:
             raise ConfigError(
-                "search.batch_size", f"is {batch}, but search.schedule=async asks one trial per free worker",
+                "search.batch_size",
+                f"is {batch}, but search.schedule=async asks one trial per free worker",
                 hint="Set search.batch_size=null, or search.schedule=batch for batches.",
             )
         wanted = schedule == "async" or (schedule == "auto" and not batch)

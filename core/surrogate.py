@@ -18,7 +18,7 @@ import math
 import time
 import warnings
 from abc import abstractmethod
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -216,19 +216,24 @@ class ModelBasedOptimizer(Optimizer):
         """The exact objective function, when this optimizer uses it (``known_costs`` true, or auto with one)."""
         return self.problem.known if self.uses_known else None
 
-    def surrogate(self, cost_inputs: bool = False) -> Surrogate:
+    def surrogate(self, cost_inputs: bool = False, believe_pending: bool = False) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).
 
         Without known costs: one GP per objective. With them: GPs for the other objectives (fit on the trials
         that measured them; a candidate skipped for not fitting measured no error) and a deterministic model of
         the known ones, whose outputs come last. ``cost_inputs`` (with known costs only) gives those GPs the exact
-        log costs as extra inputs (:class:`CostInputs`).
+        log costs as extra inputs (:class:`CostInputs`). ``believe_pending`` conditions the GPs on the pending points
+        (:attr:`pending`) at their posterior mean (kriging believer): their posterior variance there collapses, so
+        an acquisition no longer sees anything to gain where a running trial already looks.
         """
         x, y = self.training_data()
         m = y.shape[-1]
         known = self.known
         if known is None:
-            return Surrogate(fit_gp(x, y), x, y, self.ref_point_max(), list(range(m)), 0)
+            gp = fit_gp(x, y)
+            return Surrogate(
+                self._believed(gp) if believe_pending else gp, x, y, self.ref_point_max(), list(range(m)), 0
+            )
         kcols = list(known.columns)
         ucols = [i for i in range(m) if i not in kcols]
         order = ucols + kcols
@@ -238,9 +243,26 @@ class ModelBasedOptimizer(Optimizer):
         # ask() proposes only after 2 fully measured observations, so the GPs always have data
         transform = self._cost_inputs() if cost_inputs else None
         models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols], transform)] if ucols else []
+        if believe_pending and models:
+            models[0] = self._believed(cast(ModelListGP, models[0]))
         models.append(GenericDeterministicModel(_torch_function(known, self.problem.dim), num_outputs=len(kcols)))
         y_ordered = torch.cat([y[:, ucols], exact], dim=-1)
         return Surrogate(ModelList(*models), x, y_ordered, self.ref_point_max()[order], order, len(kcols))
+
+    def _believed(self, gp: ModelListGP) -> ModelListGP:
+        """``gp`` conditioned on the pending points at its own posterior mean, as noise-free observations of the
+        latent function (what BoTorch's MC ``X_pending`` does jointly); itself when none are pending."""
+        if not len(self._pending):
+            return gp
+        xp = torch.as_tensor(self._pending, dtype=DTYPE)
+        models = []
+        with torch.no_grad(), warnings.catch_warnings():
+            ignore_jitter_warnings()
+            for model in gp.models:
+                model.eval()
+                mean = model.posterior(xp).mean
+                models.append(model.condition_on_observations(xp, mean, noise=torch.full_like(mean, 1e-8)))
+        return ModelListGP(*models)
 
     def _cost_inputs(self) -> CostInputs:
         """The :class:`CostInputs` of this problem, scaled over 256 scrambled Sobol' points (made once)."""

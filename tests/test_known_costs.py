@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from core.evaluate import evaluate_trial
@@ -132,3 +133,52 @@ def test_known_costs_without_known_objectives_is_a_clear_error() -> None:
     opt = MoboArs(ARS(), known_costs=True)
     with pytest.raises(ValueError, match="known_costs=true needs objectives"):
         opt.setup(Problem(dim=2, objective_names=("error", "flash"), ref_point=(1.0, 1.0), seed=0))
+
+
+def _told_mobo_ars(cost_inputs: bool = False) -> MoboArs:
+    opt = MoboArs(
+        ARS(directions=4, top=2),
+        n_init=8,
+        n_agents=2,
+        iterations=3,
+        horizon=3,
+        known_costs=True,
+        cost_inputs=cost_inputs,
+    )
+    opt.setup(
+        Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=5, known=_FirstCoordinate())
+    )
+    x = opt.ask(8)
+    opt.tell(x, _zdt1(x), _FirstCoordinate().excess(x) == 0)
+    return opt
+
+
+def test_mobo_ars_pending_points_collapse_the_error_gp_there_and_move_the_proposal() -> None:
+    """Kriging believer: conditioned on a running trial's point, the GP has (almost) no variance left there, and the
+    next proposal goes elsewhere; with nothing pending it is exactly the proposal of an optimizer never told of any."""
+    opt, fresh = _told_mobo_ars(), _told_mobo_ars()
+    first = opt.ask(1)[0]
+    fresh.set_pending(np.zeros((0, 3)))
+    opt._asked -= 1  # ask again from the same state, now with ``first`` running
+    opt.set_pending(first[None])
+    sur = opt.surrogate(believe_pending=True)
+    at = torch.as_tensor(first[None], dtype=torch.double)
+    before = fresh.surrogate().model.posterior(at).variance[0, 0]
+    after = sur.model.posterior(at).variance[0, 0]
+    assert after < 0.05 * before
+    second = opt.ask(1)[0]
+    assert np.abs(second - first).max() > 1e-3
+    assert np.array_equal(fresh.ask(1)[0], first)
+
+
+def test_cost_inputs_append_the_scaled_log_costs_to_the_gp_inputs() -> None:
+    opt = _told_mobo_ars(cost_inputs=True)
+    sur = opt.surrogate(cost_inputs=True)
+    gp = sur.model.models[0].models[0]
+    x = torch.rand(4, 3, dtype=torch.double)
+    z = gp.input_transform(x)
+    assert z.shape == (4, 4) and torch.equal(z[:, :3], x)
+    low, span = opt._cost_inputs().low, opt._cost_inputs().span
+    assert np.allclose(z[:, 3].numpy(), (np.log(x[:, 0].numpy()) - low[0]) / span[0])
+    assert gp.covar_module.base_kernel.lengthscale.shape[-1] == 4 if hasattr(gp.covar_module, "base_kernel") else True
+    assert np.isfinite(opt.ask(1)).all()

@@ -125,6 +125,13 @@ def test_finished_run_with_infeasible_trials(make_cfg, tmp_path, capsys) -> None
     # pareto.csv stays the feasible front only
     pareto = list(csv.DictReader((tmp_path / "pareto.csv").open()))
     assert {int(r["trial_id"]) for r in pareto} == set(summary["pareto_trial_ids"])
+    # time: one worker never runs two trials at once; trials.csv has every trial's start and finish
+    assert summary["workers"] == 1 and summary["schedule"] in ("async", "batch") and summary["wall_time_s"] > 0
+    assert 0 < summary["worker_utilisation"] <= 1
+    assert json.loads((tmp_path / "summary.json").read_text())["worker_utilisation"] == summary["worker_utilisation"]
+    rows = list(csv.DictReader((tmp_path / "trials.csv").open()))
+    times = [(float(r["started_s"]), float(r["finished_s"])) for r in rows]
+    assert min(s for s, _ in times) == 0.0 and all(0 <= s <= f for s, f in times)
 
 
 def test_infeasible_front_needs_every_objective() -> None:

@@ -1,5 +1,6 @@
 """``report.html``: self-contained (plotly.js inline), fast, and rendered by a real headless browser with no
-network: plotly's SVG, the parallel-coordinates plot and the scatter matrix (WebGL) must all be in the DOM."""
+network: plotly's SVG, the parallel-coordinates plot, the scatter matrix (WebGL) and the hypervolume against
+wall-clock time must all be in the DOM."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def test_html_is_self_contained_and_fast(run_dir) -> None:
     assert len(page) > 1_000_000  # plotly.js itself is inlined ...
     assert not re.search(r"<script[^>]+src=", page)  # ... and nothing is loaded from elsewhere
     assert '"type":"parcoords"' in page and '"type":"splom"' in page
+    assert 'id="hv-time"' in page and "Hypervolume against wall-clock time" in page and "% busy" in page
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "Pareto set (" in page and "sorted by error" in page and "flash [KiB]" in page
     assert page.count("✓") == summary["pareto_size"]
@@ -67,12 +69,13 @@ def test_html_renders_offline_in_headless_chromium(run_dir, tmp_path_factory) ->
     proc = subprocess.run(args, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = re.sub(r"<script\b.*?</script>", "", proc.stdout, flags=re.S)  # what was rendered, not the JS source
-    assert dom.count('class="main-svg"') >= 4  # both plots drew their SVG layers
+    assert dom.count('class="main-svg"') >= 6  # the three plots drew their SVG layers
     assert 'class="parcoords"' in dom and 'class="parcoords-control-view"' in dom
     assert dom.count('class="y-axis"') >= 4  # the parcoords axes (parameters, then objectives) ...
     assert ">flash [KiB]<" in dom and ">error [%]<" in dom  # ... titled with the objectives in human units
-    subplots = set(re.findall(r'class="subplot (x\d*y\d*)"', dom))  # the splom: its lower half, 4 objectives
-    assert subplots == {"xy2", "xy3", "xy4", "x2y3", "x2y4", "x3y4"}
+    subplots = set(re.findall(r'class="subplot (x\d*y\d*)"', dom))  # the splom: its lower half, 4 objectives,
+    assert subplots == {"xy2", "xy3", "xy4", "x2y3", "x2y4", "x3y4", "xy"}  # and the HV-against-time plot (xy)
+    assert ">wall-clock time since the first trial start [s]<" in dom
     assert "gl-canvas" in dom  # both draw their marks with WebGL ...
     assert "get.webgl.org" not in dom  # ... which worked: no "WebGL is not supported" notice
     assert ">✓<" in dom  # the Pareto table

@@ -6,10 +6,11 @@ per trial. Each worker limits torch to ``torch_threads`` threads (default: the a
 worker count) so that N workers do not oversubscribe the cores.
 
 The executor takes the next trial from the search only when a worker is idle (``streams``: the search asks the
-optimizer for it then), so ``on_start`` is called exactly when a trial really starts. A worker that dies in a trial (``os._exit``, a segfault, SIGKILL from the OOM killer) yields
-a ``failed`` result for that trial naming the exit code; a fresh worker takes its place and the other trials go
-on. A trial still running ``kill_grace_s`` seconds after its ``search.trial_timeout_s`` (stuck where the trial's
-own deadline is never checked) is killed the same way. Workers end with the executor (:meth:`close`), and on
+optimizer for it then), so ``on_start`` is called exactly when a trial really starts. A worker that dies in a
+trial (``os._exit``, a segfault, SIGKILL from the OOM killer) yields a ``failed`` result for that trial naming the
+exit code; a fresh worker takes its place and the other trials go on. A trial still running ``kill_grace_s``
+seconds after its ``search.trial_timeout_s`` (stuck where the trial's own deadline is never checked) is killed the
+same way. Workers end with the executor (:meth:`close`), and on
 Linux the kernel also ends them when the process that started them dies.
 """
 

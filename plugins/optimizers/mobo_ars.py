@@ -185,7 +185,7 @@ class MoboArs(ModelBasedOptimizer):
 
     def _round(self, rng: np.random.Generator) -> list[np.ndarray]:
         """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals."""
-        sur = self.surrogate(self.cost_inputs)
+        sur = self.surrogate(self.cost_inputs, believe_pending=True)
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
         shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
@@ -226,7 +226,9 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = _batched(self._ehvi(self.surrogate(self.cost_inputs)), self.known, self.problem.ref_point)(self._pool)
+            values = _batched(
+                self._ehvi(self.surrogate(self.cost_inputs, believe_pending=True)), self.known, self.problem.ref_point
+            )(self._pool)
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
@@ -255,8 +257,8 @@ class MoboArs(ModelBasedOptimizer):
         return np.array(out)
 
     def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
-        """Whether ``point`` differs from every observed and every already chosen point."""
-        return all(np.abs(point - t).max() > 1e-6 for t in [*self._x, *chosen])
+        """Whether ``point`` differs from every observed, pending and already chosen point."""
+        return all(np.abs(point - t).max() > 1e-6 for t in [*self._x, *self.pending, *chosen])
 
     @property
     def resolved_reward(self) -> str:
@@ -287,12 +289,14 @@ class MoboArs(ModelBasedOptimizer):
             best_f=scalarize(sur.y).max(),
             sampler=sur.sampler(self.mc_samples),
             objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
+            X_pending=torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None,
         )
 
     def _ehvi(self, sur: Surrogate) -> LogExpectedHypervolumeImprovement:
         """Closed-form log EHVI over the observed feasible front (in the surrogate's output order)."""
         front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
-        return LogExpectedHypervolumeImprovement(sur.model, sur.ref_point, front)
+        pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
+        return LogExpectedHypervolumeImprovement(sur.model, sur.ref_point, front, X_pending=pending)
 
     def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
@@ -301,6 +305,7 @@ class MoboArs(ModelBasedOptimizer):
             X_baseline=sur.x,
             prune_baseline=True,
             sampler=sur.sampler(self.mc_samples),
+            X_pending=torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None,
         )
 
     @staticmethod

@@ -1,8 +1,9 @@
 """``optimizer=nsga2``: pymoo's NSGA-II (non-dominated sorting + crowding distance) through its ask/tell interface.
 
-A generation is handed out point by point over as many ``ask`` calls as it takes and is told to pymoo only once
-every one of its points has been told. Resume replays the told history through a fresh, identically seeded
-algorithm, because pymoo's objects are not JSON.
+A generation is handed out point by point over as many ``ask`` calls as it takes and is told to pymoo once every
+one of its points has been told, or, in an asynchronous search, once it is used up while some of its points are
+still running (those are then told with the next generation). Resume replays the told history through a fresh,
+identically seeded algorithm, because pymoo's objects are not JSON.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ class NSGA2(Optimizer):
     *extended* with extra offspring mated from the current parents (random samples in the first generation).
     pymoo's survival then selects ``pop_size`` parents from parents plus the whole, extended generation.
 
+    In an asynchronous search, points of a generation are still running when the next ask comes (the search
+    asks whenever a worker is free). Extending the generation each time would keep it open for ever, so when a
+    generation is used up while points asked in *earlier* calls are still running, and at least half of it (and
+    two points) has been told, it is *closed*: pymoo is told its evaluated part and mates the next generation,
+    and the running points are carried into that generation (handed out already, never again) and told with it.
+    Points asked and not yet told are never handed out again, so the optimizer keeps its own record of the
+    pending points and ignores :meth:`~core.interfaces.optimizer.Optimizer.set_pending`. A synchronous search
+    tells every batch before the next ask, so it never closes a generation early.
+
     Failed trials (non-finite rows) are told to pymoo as ``failed_penalty`` times the reference point, so they
     lose every comparison and leave the population. Infeasible trials keep their measured objectives.
 
@@ -49,6 +59,7 @@ class NSGA2(Optimizer):
         self._algorithm.setup(self._pymoo_problem, termination=NoTermination(), verbose=False)
         self._asked = 0  # individuals handed out so far (global index of the next one)
         self._extensions: list[list[int]] = []  # [generation, size] of every extension, in order
+        self._closes: list[list[int]] = []  # [generation, number of tells so far] of every early close, in order
         self._told_index: list[int] = []  # global index of each told individual, in telling order
         self._told_x: list[list[float]] = []
         self._told_y: list[list[float]] = []
@@ -61,14 +72,17 @@ class NSGA2(Optimizer):
         self._next_generation()
 
     # -- generations ------------------------------------------------------------------------------------------
-    def _next_generation(self) -> None:
-        """Ask pymoo for the next generation (random samples if mating produced nothing) and queue it."""
+    def _next_generation(self, carry: Population | None = None) -> None:
+        """Ask pymoo for the next generation (random samples if mating produced nothing) and queue it, after the
+        still-running individuals ``carry`` of a closed generation (which were handed out already)."""
         self._gen_start += len(self._gen_pop)
         self._generation += 1
         pop = self._algorithm.ask()
         if pop is None or len(pop) == 0:  # every offspring was a duplicate: pymoo gives up, we sample instead
             self._algorithm.termination.force_termination = False
             pop = self._sample(self.pop_size, mate=False)
+        if carry is not None and len(carry):
+            pop = Population.merge(carry, pop)
         self._set_queue(pop, keep=0)
 
     def _sample(self, n: int, mate: bool) -> Population:
@@ -88,6 +102,18 @@ class NSGA2(Optimizer):
         """Append ``n`` extra individuals to the current generation (it stays untold until they are told too)."""
         extra = self._sample(n, mate=self._algorithm.is_initialized)
         self._set_queue(Population.merge(self._gen_pop, extra), keep=len(self._gen_pop))
+
+    def _close(self) -> None:
+        """Tell pymoo the told part of the current (used-up) generation and start the next one, carrying the
+        untold individuals (all handed out, still running) over to it as its first, already handed-out ones."""
+        self._closes.append([self._generation, len(self._told_index)])
+        told = self._gen_told.copy()
+        done = self._gen_pop[told]
+        done.set("F", self._gen_f[told])
+        carry = self._gen_pop[~told]
+        self._algorithm.tell(infills=done)
+        self._next_generation(carry)
+        self._asked = self._gen_start + len(carry)
 
     def _set_queue(self, pop: Population, keep: int) -> None:
         """Make ``pop`` the current generation, keeping what was told about its first ``keep`` individuals."""
@@ -110,18 +136,36 @@ class NSGA2(Optimizer):
             self._algorithm.tell(infills=self._gen_pop)
             self._next_generation()
 
+    def _can_close(self, asked_before: int) -> bool:
+        """Whether the used-up current generation may be closed: individuals handed out before global index
+        ``asked_before`` (in earlier asks) are still running, and at least half of it (two at least) is told."""
+        running = not self._gen_told[: max(0, asked_before - self._gen_start)].all()
+        return running and int(self._gen_told.sum()) >= max(2, math.ceil(len(self._gen_pop) / 2))
+
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
-        left = self._gen_start + len(self._gen_pop) - self._asked
-        if n > left:
-            self._extensions.append([self._generation, n - left])
-            self._extend(n - left)
-        k = self._asked - self._gen_start
-        self._asked += n
-        return self._gen_x[k : k + n].copy()
+        out = [np.zeros((0, self.problem.dim))]
+        asked_before = self._asked  # running individuals were handed out before this call
+        while (need := n - sum(len(x) for x in out)) > 0:
+            left = self._gen_start + len(self._gen_pop) - self._asked
+            if left == 0:
+                if self._can_close(asked_before):
+                    self._close()
+                    asked_before = self._asked  # the carried individuals: still running
+                else:
+                    self._extensions.append([self._generation, need])
+                    self._extend(need)
+                continue
+            k = self._asked - self._gen_start
+            take = min(left, need)
+            out.append(self._gen_x[k : k + take].copy())
+            self._asked += take
+        return np.concatenate(out, axis=0)
 
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
         """Match each told row to an asked, untold point of the current generation (by ``x``) and record it.
+
+        Rows may come in any order and in any grouping (an asynchronous search tells each as it finishes).
 
         Raises:
             ValueError: if a row matches no point that was asked and not yet told.
@@ -150,6 +194,7 @@ class NSGA2(Optimizer):
         return {
             "asked": self._asked,
             "extensions": [list(e) for e in self._extensions],
+            "closes": [list(c) for c in self._closes],
             "told_index": list(self._told_index),
             "x": [list(r) for r in self._told_x],
             "y": [[v if math.isfinite(v) else None for v in row] for row in self._told_y],
@@ -159,11 +204,15 @@ class NSGA2(Optimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Replay the told history through a freshly seeded algorithm, then restore the asked-but-untold points.
 
+        Within a generation only its extensions and its end (complete, or closed early) draw random numbers, so
+        the replay extends each generation first, then tells its points up to its end.
+
         Raises:
             RuntimeError: if the replay does not reproduce the stored points (e.g. a different pymoo version).
         """
         self.setup(self.problem)
         extensions = [(int(g), int(n)) for g, n in state["extensions"]]
+        closes = [(int(g), int(t)) for g, t in state.get("closes", [])]
         told = [
             (
                 int(i),
@@ -174,15 +223,21 @@ class NSGA2(Optimizer):
             for i, x, y, f in zip(state["told_index"], state["x"], state["y"], state["feasible"], strict=True)
         ]
         asked = int(state["asked"])
-        ext_pos, told_pos = 0, 0
-        while True:  # one pass per generation; _record moves to the next generation when one completes
+        ext_pos, told_pos, close_pos = 0, 0, 0
+        while True:  # one pass per generation; _record and _close move to the next generation
             generation = self._generation
             while ext_pos < len(extensions) and extensions[ext_pos][0] == generation:
                 self._extend(extensions[ext_pos][1])
                 self._extensions.append([generation, extensions[ext_pos][1]])
                 ext_pos += 1
+            closes_at = closes[close_pos][1] if close_pos < len(closes) and closes[close_pos][0] == generation else None
             gen_end = self._gen_start + len(self._gen_pop)
-            while told_pos < len(told) and self._generation == generation and told[told_pos][0] < gen_end:
+            while (
+                told_pos < len(told)
+                and self._generation == generation
+                and told[told_pos][0] < gen_end
+                and (closes_at is None or told_pos < closes_at)
+            ):
                 index, x, y, feasible = told[told_pos]
                 if not np.allclose(self._gen_x[index - self._gen_start], x, rtol=0.0, atol=1e-9):
                     raise RuntimeError("NSGA2 replay diverged from the stored history (was pymoo upgraded?)")
@@ -192,8 +247,17 @@ class NSGA2(Optimizer):
                 self._told_feasible.append(feasible)
                 self._record(index, y)
                 told_pos += 1
+            if self._generation == generation and closes_at is not None and told_pos == closes_at:
+                self._close()
+                close_pos += 1
+                continue
             if self._generation == generation:  # the current generation is still open: done
                 break
-        if told_pos != len(told) or ext_pos != len(extensions) or asked > self._gen_start + len(self._gen_pop):
+        if (
+            told_pos != len(told)
+            or ext_pos != len(extensions)
+            or close_pos != len(closes)
+            or asked > self._gen_start + len(self._gen_pop)
+        ):
             raise RuntimeError("NSGA2 state is inconsistent: history left over after replay")
         self._asked = asked

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
-from core.surrogate import AcquisitionOptimizer, fit_gp, mc_sampler
+from core.surrogate import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
 
 
 class QLogNEHVI(AcquisitionOptimizer):
     """Latin-hypercube design, then (sequentially greedy) batches maximizing qLogNEHVI over a ModelListGP.
+
+    Points still being evaluated (``set_pending``, in an asynchronous search) are the acquisition's ``X_pending``:
+    qLogNEHVI integrates over their unknown outcomes (they join its baseline), so a proposal improves on them
+    rather than repeating them. Without pending points nothing changes.
 
     Knobs (``n_init``, ``mc_samples``, ``num_restarts``, ``raw_samples``, ``maxiter``): see
     :class:`core.surrogate.AcquisitionOptimizer`.
@@ -23,5 +28,11 @@ class QLogNEHVI(AcquisitionOptimizer):
             X_baseline=x,
             prune_baseline=True,
             sampler=mc_sampler(self.mc_samples),
+            X_pending=x_pending(self.pending),
         )
         return self.maximize([acq], n)
+
+
+def x_pending(pending: np.ndarray) -> torch.Tensor | None:
+    """Pending points (``k x d``) as BoTorch's ``X_pending`` (double), ``None`` where there are none (``k = 0``)."""
+    return torch.as_tensor(pending, dtype=DTYPE) if len(pending) else None
