@@ -27,6 +27,10 @@ What is measured, from each run's store (``trials.db``) after the search:
 * ``utilisation``: busy trial-seconds / (workers * span), a trial busy from its ``started_at`` to its
   ``finished_at`` (:meth:`core.store.Store.timings`) and the span from the first start to the last finish (as
   ``summary.json``'s ``worker_utilisation``, which is copied as ``summary_worker_utilisation`` when present).
+  A trial's ``started_at`` is its dispatch, so a worker's start-up (spawn, imports) counts as busy time of its
+  first trial; ``utilisation_in_trial`` counts only the time measured inside the workers (``duration_s``), and
+  ``first_trials_overhead_s`` is the mean dispatch-to-finish time of the first ``workers`` trials beyond their
+  ``duration_s`` (mostly worker start-up).
 * ``hv_trace``: ``[elapsed_s, hypervolume, trial_id]`` after every finished trial in finishing order, elapsed since
   the first trial start; hypervolume as the reports compute it (:func:`core.report.front_hypervolume`: complete
   trials, objectives normalized by the run's reference point, reference all ones). ``final_hv``.
@@ -146,7 +150,7 @@ def derive(runs: list[dict[str, Any]]) -> dict[str, Any]:
     equal = min(a["span_s"], b["span_s"]) if a and b else None
     out["equal_time_s"] = None if equal is None else round(equal, 2)
     for r in runs:
-        r["hv_at_equal_time"] = None if equal is None else round(hv_at(r["hv_trace"], equal), 5)
+        r["hv_at_equal_time"] = None if equal is None else hv_at(r["hv_trace"], equal)
     out["ratios_to_1_worker"] = {r["run"]: r.get("ratio_to_1_worker") for r in runs}
     out["utilisation"] = {r["run"]: r["utilisation"] for r in runs}
     out["hv_at_equal_time"] = {r["run"]: r["hv_at_equal_time"] for r in runs}
@@ -175,8 +179,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{m.get('cores')} cores; commit {result.get('git_commit', '?')[:7]}"
         f"{' (dirty)' if result.get('git_dirty') else ''}.",
         "",
-        "| scenario | run | trials/h | ratio to 1 worker | utilisation | HV at equal time | final HV |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | run | trials/h | ratio to 1 worker | utilisation | in trials | HV at equal time | final HV |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for sc in result["scenarios"]:
         eq = sc["derived"].get("equal_time_s")
@@ -184,16 +188,18 @@ def markdown(result: dict[str, Any]) -> str:
             hv_eq = r.get("hv_at_equal_time")
             lines.append(
                 f"| {sc['name']} | {r['run']} | {r['trials_per_hour']:.0f} | {_fmt(r.get('ratio_to_1_worker'), '.2f')}"
-                f" | {_fmt(r['utilisation'], '.0%')} | "
-                f"{'-' if hv_eq is None else f'{hv_eq:.4f} (at {eq:.0f} s)'} | {r['final_hv']:.4f} |"
+                f" | {_fmt(r['utilisation'], '.0%')} | {_fmt(r.get('utilisation_in_trial'), '.0%')} | "
+                f"{'-' if hv_eq is None else f'{hv_eq:.4f} (at {eq:.1f} s)'} | {r['final_hv']:.4f} |"
             )
         for item in sc.get("skipped", []):
-            lines.append(f"| {sc['name']} | {item['run']} | skipped: {item['reason']} | | | | |")
+            lines.append(f"| {sc['name']} | {item['run']} | skipped: {item['reason']} | | | | | |")
     lines += [
         "",
         "trials/h: finished trials per hour of the search's wall time (without process start-up); ratio: to "
         f"`{BASELINE}` of the same invocation; utilisation: busy trial-seconds / (workers x span from the first "
-        "start to the last finish); HV at equal time: at the wall time (since the first trial start) when the "
+        "start to the last finish), a trial busy from its dispatch, so its worker's start-up counts; in trials: "
+        "the same with only the time measured inside the workers; HV at equal time: at the wall time (since the "
+        "first trial start) when the "
         f"faster of `{ASYNC2}` and `{BATCH2}` finished.",
         "",
     ]
@@ -267,6 +273,10 @@ def read_run(run_dir: Path) -> dict[str, Any]:
             hv = front_hypervolume([by_id[j] for j in done[: i + 1]], objectives, ref)
         trace.append([round(finished[tid] - t0, 3) if t0 is not None else float("nan"), round(hv, 6), tid])
     spans = [f - s for _, s, f in timings if s is not None and f is not None]
+    in_trial = sum(by_id[t].duration_s for t in done)
+    span = trace[-1][0] if trace else 0.0
+    first = sorted((s, t) for t, s, f in timings if s is not None and f is not None)[:workers]
+    overhead = [finished[t] - s - by_id[t].duration_s for s, t in first]
     gaps = tell_ask_gaps(created, finished)
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -279,8 +289,10 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         "counts": counts,
         "search_wall_s": round(search_wall, 2),
         "trials_per_hour": round(3600 * n / search_wall, 1) if search_wall > 0 else 0.0,
-        "span_s": trace[-1][0] if trace else 0.0,
+        "span_s": span,
         "utilisation": None if util is None else round(util, 4),
+        "utilisation_in_trial": round(in_trial / (workers * span), 4) if span > 0 else None,
+        "first_trials_overhead_s": round(statistics.mean(overhead), 2) if overhead else None,
         "summary_worker_utilisation": summary.get("worker_utilisation"),
         "final_hv": trace[-1][1] if trace else 0.0,
         "summary_hypervolume": summary.get("hypervolume"),

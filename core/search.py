@@ -151,6 +151,11 @@ class Search:
             )
         wanted = schedule == "async" or (schedule == "auto" and not batch)
         self.asynchronous = wanted and bool(getattr(self.executor, "streams", False))
+        if schedule == "async" and not self.asynchronous:
+            log.warning(
+                "search.schedule=async: %s does not stream trials (Executor.streams), so the search runs batches",
+                type(self.executor).__name__,
+            )
         self._preflight()
 
     def _preflight(self) -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from core.errors import PluginError
+from core.errors import ConfigError, PluginError
 from core.interfaces.executor import EvaluateFn, Executor, StartFn
 from core.interfaces.trial import TrialResult, TrialSpec
 from core.workers import (
@@ -96,10 +96,11 @@ class RayExecutor(Executor):
         self._started = False
         self._remote: Any = None
         workers = check_count("workers", workers)
-        if workers is None and self.address is not None:  # the cluster decides: connect now to count its CPUs
+        if self.address is not None:  # connect now: a bad address fails before the search touches its run dir
+            self._start()
+        if workers is None and self.address is not None:  # the cluster decides the worker count
             import ray
 
-            self._start()
             workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_trial))
         self.n_workers = workers or available_cpus()
         if threads is None:
@@ -124,7 +125,17 @@ class RayExecutor(Executor):
                 with thread_env(self.torch_threads):  # the local raylet, and so its workers, inherit these
                     ray.init(num_cpus=cpus, include_dashboard=False, **common)
             else:
-                ray.init(address=self.address, **common)
+                try:
+                    ray.init(address=self.address, **common)
+                except Exception as exc:  # ConnectionError, an auth error, a missing ray[client], ...
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    raise ConfigError(
+                        "executor.address",
+                        f"cannot connect to the Ray cluster at {self.address!r} ({type(exc).__name__}: {first})",
+                        hint="Check that the head is up (`ray status` there) and reachable; a cluster with token "
+                        "authentication needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token or RAY_AUTH_TOKEN) "
+                        "set before Python starts; ray:// addresses need `pip install 'ray[client]'`.",
+                    ) from exc
             self._owns_runtime = True
         self._remote = ray.remote(_ray_trial).options(
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_retries=0, retry_exceptions=False
