@@ -258,7 +258,7 @@ class ModelBasedOptimizer(Optimizer):
         models = []
         with torch.no_grad(), warnings.catch_warnings():
             ignore_jitter_warnings()
-            for model in gp.models:
+            for model in cast(list[SingleTaskGP], list(gp.models)):
                 model.eval()
                 mean = model.posterior(xp).mean
                 models.append(model.condition_on_observations(xp, mean, noise=torch.full_like(mean, 1e-8)))

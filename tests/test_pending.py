@@ -26,7 +26,7 @@ from plugins.optimizers.turbo import TuRBO
 
 PROBLEM = Problem(dim=3, objective_names=("error", "flash"), ref_point=(1.0, 1.0), seed=3)
 N_INIT = 4  # initial design (nsga2: population, so the first generation)
-FAST = {"num_restarts": 2, "raw_samples": 32, "maxiter": 30}
+FAST = {"mc_samples": 32, "num_restarts": 1, "raw_samples": 32, "maxiter": 30}
 
 # the built-in optimizers by their conf/optimizer name, with small settings
 MAKERS: dict[str, Callable[[], Optimizer]] = {
@@ -94,7 +94,7 @@ def test_no_pending_points_change_nothing(name: str) -> None:
     """Told that nothing is pending (even after having been told of some), an optimizer proposes bit for bit what
     one that never heard of pending points proposes: a running benchmark relies on that."""
     plain, told = designed(name), designed(name)
-    for n in (1, 2, 1):
+    for n in (1, 2):
         told.set_pending(np.full((2, PROBLEM.dim), 0.5))
         told.set_pending(none_pending())
         x = plain.ask(n)
@@ -147,15 +147,18 @@ def test_tells_in_any_order(name: str) -> None:
 def test_turbo_updates_its_region_once_per_batch_in_any_order() -> None:
     """A batch told in reverse, one point at a time, moves the trust region exactly as when told at once."""
     at_once, reverse = designed("turbo"), designed("turbo")
+    assert isinstance(at_once, TuRBO) and isinstance(reverse, TuRBO)
     for _ in range(2):
-        x = at_once.ask(3)
-        np.testing.assert_array_equal(reverse.ask(3), x)
+        x, xr = at_once.ask(3), reverse.ask(3)
+        # the same points (to rounding: the second GP sees the same observations in another row order)
+        np.testing.assert_allclose(xr, x, rtol=0.0, atol=1e-9)
         worse = np.full((3, 2), 5.0)  # fails: worse than everything seen
         at_once.tell(x, worse, np.zeros(3, dtype=bool))
         for i in reversed(range(3)):
-            reverse.tell(x[i : i + 1], worse[i : i + 1], np.zeros(1, dtype=bool))
-        assert isinstance(reverse, TuRBO) and reverse.region == at_once.region
-    assert reverse.region["failures"] == 2  # one failure per batch, not per tell
+            reverse.tell(xr[i : i + 1], worse[i : i + 1], np.zeros(1, dtype=bool))
+        assert reverse.region == at_once.region
+    # failure tolerance ceil(max(4 / 3, 3 / 3)) = 2 batches: halved once (per tell, it would have been twice)
+    assert reverse.region["length"] == pytest.approx(0.4) and reverse.region["failures"] == 0
 
 
 def test_nsga2_asynchronous_generations_advance_without_repeats() -> None:
