@@ -23,7 +23,9 @@ Each import measurement also records (untimed, in its own subprocess) whether ``
 imports: ``python -X importtime -c "import core.interfaces" 2>&1 | sort -t'|' -k2 -n | tail``.
 
 Usage: ``python -m benchmarks.startup --section before|after [--repeats 5]``; updates that section of
-``benchmarks/results/startup.json`` (the other section is kept) and prints a markdown table.
+``benchmarks/results/startup.json`` (the other sections are kept) and prints a markdown table. Separate runs see
+different loads on a shared machine, so ``--section interleaved --baseline DIR`` measures another checkout ``DIR``
+(e.g. ``git archive <commit> | tar -x -C DIR``) in turn with this one, in the same run.
 """
 
 from __future__ import annotations
@@ -45,11 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "startup.json"
 WATCHED = ("pytorch_lightning", "lightning", "torch", "botorch")
 
-WORKER_READY = (
-    "import plugins.executors.process\n"
-    "from core.workers import limit_threads\n"
-    "limit_threads(1)\n"
-)
+WORKER_READY = "import plugins.executors.process\nfrom core.workers import limit_threads\nlimit_threads(1)\n"
 IMPORTS: dict[str, list[str]] = {
     "import_interfaces": ["-c", "import core.interfaces"],
     "worker_ready": ["-c", WORKER_READY],
@@ -113,31 +111,32 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], root: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python <args>`` in a fresh subprocess whose working directory (so the code imported) is ``root``."""
     proc = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=_env(), capture_output=True, text=True, check=False, timeout=600
+        [sys.executable, *args], cwd=root, env=_env(), capture_output=True, text=True, check=False, timeout=600
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return proc
 
 
-def time_command(args: list[str]) -> float:
+def time_command(args: list[str], root: Path = ROOT) -> float:
     """Wall seconds of ``python <args>`` in a fresh subprocess."""
     t = time.perf_counter()
-    _run(args)
+    _run(args, root)
     return time.perf_counter() - t
 
 
-def loaded_modules(code: str) -> dict[str, bool]:
+def loaded_modules(code: str, root: Path = ROOT) -> dict[str, bool]:
     """Which of :data:`WATCHED` are in ``sys.modules`` after running ``code`` in a fresh subprocess (untimed)."""
     probe = code + f"\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {WATCHED!r}}}))\n"
-    return json.loads(_run(["-c", probe]).stdout.strip().splitlines()[-1])
+    return json.loads(_run(["-c", probe], root).stdout.strip().splitlines()[-1])
 
 
-def executor_once(kind: str) -> dict[str, Any]:
+def executor_once(kind: str, root: Path = ROOT) -> dict[str, Any]:
     code = f"import json\nfrom benchmarks.startup import first_results\nprint(json.dumps(first_results({kind!r})))"
-    return json.loads(_run(["-c", code]).stdout.strip().splitlines()[-1])
+    return json.loads(_run(["-c", code], root).stdout.strip().splitlines()[-1])
 
 
 def summarize(times: list[float]) -> dict[str, Any]:
@@ -148,32 +147,39 @@ def summarize(times: list[float]) -> dict[str, Any]:
     }
 
 
-def measure(repeats: int) -> dict[str, Any]:
-    """Every measurement ``repeats`` times, round-robin; returns name -> summary."""
-    raw: dict[str, list[float]] = {name: [] for name in [*IMPORTS, *CLI]}
-    extra: dict[str, dict[str, list[Any]]] = {k: {} for k in EXECUTOR_KINDS}
+def measure(repeats: int, roots: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Every measurement ``repeats`` times in each checkout of ``roots`` (label -> directory), round-robin over
+    measurements and checkouts; returns label -> measurement name -> summary."""
+    raw = {label: {name: [] for name in [*IMPORTS, *CLI]} for label in roots}
+    extra: dict[str, dict[str, dict[str, list[Any]]]] = {label: {k: {} for k in EXECUTOR_KINDS} for label in roots}
     for r in range(repeats):
         for name, args in {**IMPORTS, **CLI}.items():
-            raw[name].append(time_command(args))
+            for label, root in roots.items():
+                raw[label][name].append(time_command(args, root))
         for kind in EXECUTOR_KINDS:
-            for key, value in executor_once(kind).items():
-                extra[kind].setdefault(key, []).append(value)
+            for label, root in roots.items():
+                for key, value in executor_once(kind, root).items():
+                    extra[label][kind].setdefault(key, []).append(value)
         print(f"repeat {r + 1}/{repeats} done", flush=True)
-    out: dict[str, Any] = {}
-    for name, args in IMPORTS.items():
-        out[name] = {"command": ["python", *args], **summarize(raw[name]), "loads": loaded_modules(args[1])}
-    for name, args in CLI.items():
-        out[name] = {"command": ["python", *args], **summarize(raw[name])}
-    for kind in EXECUTOR_KINDS:
-        d = extra[kind]
-        out[f"executor_first_result{'' if kind == 'trivial' else '_' + kind}"] = {
-            "trial_function": f"benchmarks.startup.{kind}_trial",
-            **summarize(d["first_s"]),
-            "second_trial": summarize(d["second_trial_s"]),
-            "second_batch": summarize(d["second_batch_s"]),
-            "one_worker_throughout": all(d["one_worker_throughout"]),
-        }
-    return out
+    results: dict[str, dict[str, Any]] = {}
+    for label, root in roots.items():
+        out: dict[str, Any] = {}
+        for name, args in IMPORTS.items():
+            loads = loaded_modules(args[1], root)
+            out[name] = {"command": ["python", *args], **summarize(raw[label][name]), "loads": loads}
+        for name, args in CLI.items():
+            out[name] = {"command": ["python", *args], **summarize(raw[label][name])}
+        for kind in EXECUTOR_KINDS:
+            d = extra[label][kind]
+            out[f"executor_first_result{'' if kind == 'trivial' else '_' + kind}"] = {
+                "trial_function": f"benchmarks.startup.{kind}_trial",
+                **summarize(d["first_s"]),
+                "second_trial": summarize(d["second_trial_s"]),
+                "second_batch": summarize(d["second_batch_s"]),
+                "one_worker_throughout": all(d["one_worker_throughout"]),
+            }
+        results[label] = out
+    return results
 
 
 def git_state() -> dict[str, Any]:
@@ -185,15 +191,29 @@ def git_state() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.startup")
-    p.add_argument("--section", choices=["before", "after"], required=True, help="which section of the JSON to write")
+    p.add_argument(
+        "--section",
+        choices=["before", "after", "interleaved"],
+        required=True,
+        help="which section of the JSON to write; interleaved needs --baseline",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --section interleaved: another checkout (e.g. `git archive HEAD | tar -x -C DIR`) measured in "
+        "turn with this one, so that both see the same machine load",
+    )
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--note", default="", help="free text stored with the section (e.g. what changed)")
     args = p.parse_args(argv)
+    if (args.section == "interleaved") != (args.baseline is not None):
+        p.error("--baseline goes with --section interleaved, and only with it")
+    roots = {"this_tree": ROOT} if args.baseline is None else {"baseline": args.baseline.resolve(), "this_tree": ROOT}
     from benchmarks.machine import machine_info
 
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    results = measure(args.repeats)
+    results = measure(args.repeats, roots)
     section = {
         "date": started,
         **git_state(),
@@ -201,16 +221,20 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine_info(),
         "load_avg_1_5_15": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]},
         "repeats": args.repeats,
-        "measurements": results,
+        "measurements": results if args.baseline is not None else results["this_tree"],
     }
+    if args.baseline is not None:
+        section["baseline"] = str(args.baseline)
     data = json.loads(OUT.read_text()) if OUT.exists() else {}
     data.setdefault("benchmark", "startup")
     data[args.section] = section
     OUT.write_text(json.dumps(data, indent=2) + "\n")
-    print("| measurement | median s | min s |")
-    print("|---|---:|---:|")
-    for name, m in results.items():
-        print(f"| {name} | {m['median_s']:.2f} | {m['min_s']:.2f} |")
+    labels = list(results)
+    print("| measurement | " + " | ".join(f"{label} median s | {label} min s" for label in labels) + " |")
+    print("|---|" + "---:|---:|" * len(labels))
+    for name in results[labels[0]]:
+        cells = [f"{results[label][name]['median_s']:.2f} | {results[label][name]['min_s']:.2f}" for label in labels]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
-import pytorch_lightning as pl
-import torch
-from torch import nn
+if TYPE_CHECKING:  # type hints only: importing this contract must not import Lightning or torch (start-up time)
+    import pytorch_lightning as pl
+    import torch
+    from torch import nn
 
 
 class Compressor(ABC):

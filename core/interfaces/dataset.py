@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
-import pytorch_lightning as pl
+if TYPE_CHECKING:  # type hints only: importing this contract must not import Lightning (start-up time)
+    import pytorch_lightning as pl
 
 
 class DatasetPlugin(ABC):

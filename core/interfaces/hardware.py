@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # type hints only: importing this contract must not import torch (start-up time)
+    from torch import nn
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pytorch_lightning.loggers import Logger
+from typing import TYPE_CHECKING, Any
 
 from core.interfaces.trial import TrialResult
+
+if TYPE_CHECKING:  # type hints only: importing this contract must not import Lightning (start-up time)
+    from pytorch_lightning.loggers import Logger
 
 
 class SearchLogger:
