@@ -1,4 +1,4 @@
-"""Scrambled Sobol' sequence: space-filling, low-discrepancy sampling (the quickstart's optimizer)."""
+"""Scrambled Sobol' sequence: space-filling, low-discrepancy sampling (a baseline; the quickstart uses mobo_ars)."""
 
 from __future__ import annotations
 
