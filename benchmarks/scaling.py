@@ -72,6 +72,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.timeline import worker_utilisation
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "scaling.json"
 SCENARIOS = {"sobol": "sobol", "mobo_ars": "mobo_ars"}  # scenario -> optimizer
@@ -98,18 +100,6 @@ def parse_run(text: str) -> tuple[str, int, str]:
 
 def run_label(executor: str, workers: int, schedule: str) -> str:
     return f"{executor}:{workers}:{schedule}"
-
-
-def utilisation(timings: Timings, workers: int) -> float | None:
-    """Busy trial-seconds / (workers * span from the first start to the last finish); trials with both times only.
-    ``None`` when no trial has both times or the span is zero."""
-    done = [(s, f) for _, s, f in timings if s is not None and f is not None]
-    if not done:
-        return None
-    span = max(f for _, f in done) - min(s for s, _ in done)
-    if span <= 0:
-        return None
-    return sum(max(f - s, 0.0) for s, f in done) / (max(workers, 1) * span)
 
 
 def hv_at(trace: Sequence[Sequence[float]], t: float) -> float:
@@ -281,7 +271,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     n = len(done)
-    util = utilisation(timings, workers)
+    util = worker_utilisation(timings, workers)
     return {
         "workers": workers,
         "schedule": schedule,

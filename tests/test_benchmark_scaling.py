@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from benchmarks import scaling
+from core.timeline import worker_utilisation
 
 
 def _run(label: str, tph: float, trace: list[list[float]], util: float = 0.9) -> dict[str, Any]:
@@ -35,15 +36,15 @@ def _runs() -> list[dict[str, Any]]:
 
 def test_utilisation_from_timings() -> None:
     # two workers busy all the time: trial 1 and 2 back to back beside trial 0
-    assert scaling.utilisation([(0, 0.0, 10.0), (1, 0.0, 5.0), (2, 5.0, 10.0)], 2) == pytest.approx(1.0)
+    assert worker_utilisation([(0, 0.0, 10.0), (1, 0.0, 5.0), (2, 5.0, 10.0)], 2) == pytest.approx(1.0)
     # one worker idles after 4 s of a 10 s span: 14 busy seconds of 20
-    assert scaling.utilisation([(0, 100.0, 104.0), (1, 100.0, 110.0)], 2) == pytest.approx(0.7)
+    assert worker_utilisation([(0, 100.0, 104.0), (1, 100.0, 110.0)], 2) == pytest.approx(0.7)
     # a gap between sequential trials (the main process asking) on one worker
-    assert scaling.utilisation([(0, 0.0, 3.0), (1, 4.0, 7.0)], 1) == pytest.approx(6 / 7)
+    assert worker_utilisation([(0, 0.0, 3.0), (1, 4.0, 7.0)], 1) == pytest.approx(6 / 7)
     # pending trials (no finish) and stores without start times do not count
-    assert scaling.utilisation([(0, 0.0, 2.0), (1, 1.0, None)], 1) == pytest.approx(1.0)
-    assert scaling.utilisation([(0, None, 2.0)], 1) is None
-    assert scaling.utilisation([], 2) is None
+    assert worker_utilisation([(0, 0.0, 2.0), (1, 1.0, None)], 1) == pytest.approx(1.0)
+    assert worker_utilisation([(0, None, 2.0)], 1) is None
+    assert worker_utilisation([], 2) is None
 
 
 def test_hv_at_time_and_tell_ask_gaps() -> None:
