@@ -83,7 +83,6 @@ BATCH2 = "process:2:batch"
 DEFAULT_RUNS = ("process:1", "process:2:batch", "process:2", "ray:2")
 SCHEDULES = ("async", "batch")
 TARGETS = {"speedup": 1.8, "utilisation": 0.9}
-Timings = Sequence[tuple[int, float | None, float | None]]
 
 
 # -- pure parts -----------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.store import Store
 from plugins.executors.process import ProcessExecutor
 from plugins.optimizers.random_search import RandomSearch
+from tests.fake_trials import fake_objectives
 
 # Light imports only at module level: every worker process imports this module to unpickle the trial function.
 # (core.search pulls in Lightning, ~10 s on a busy machine; the tests import it when they run.)
@@ -48,13 +49,7 @@ def alternating_evaluate(spec: TrialSpec) -> TrialResult:
     config; default 0.2 s / 1.0 s), then returns objectives computed from the point."""
     sleeps = spec.config.get("fake_sleep") or SLEEPS
     time.sleep(float(sleeps[spec.trial_id % 2]))
-    x = np.asarray(spec.x, dtype=float)
-    objectives = {
-        "error": float(np.mean((x - 0.3) ** 2)),
-        "flash": float(4e5 * np.mean(x)),
-        "ram": float(1e5 * np.mean(x) ** 2),
-        "macs": float(1e7 * x[0]),
-    }
+    objectives = fake_objectives(spec.x)
     return TrialResult(spec.trial_id, spec.x, spec.params, TrialStatus.COMPLETE, objectives, {"pid": os.getpid()})
 
 

@@ -13,13 +13,13 @@ import signal
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from core.interfaces.executor import Executor
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.store import Store
 from plugins.executors.process import ProcessExecutor
+from tests.fake_trials import fake_objectives
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'tinymoo[ray]')")
@@ -32,13 +32,7 @@ SEARCH = ("search.progress=false", "logger=none", "optimizer=qlognehvi", "optimi
 def fake_evaluate(spec: TrialSpec) -> TrialResult:
     """A deterministic stand-in for training: objectives from the point; even trial ids finish last."""
     time.sleep(float(spec.params.get("sleep", 0.6 if spec.trial_id % 2 == 0 else 0.0)))
-    x = np.asarray(spec.x, dtype=float)
-    objectives = {
-        "error": float(np.mean((x - 0.3) ** 2)),
-        "flash": float(4e5 * np.mean(x)),
-        "ram": float(1e5 * np.mean(x) ** 2),
-        "macs": float(1e7 * x[0]),
-    }
+    objectives = fake_objectives(spec.x)
     metrics = {"pid": float(os.getpid()), "threads": float(__import__("torch").get_num_threads())}
     return TrialResult(spec.trial_id, spec.x, spec.params, TrialStatus.COMPLETE, objectives, metrics)
 

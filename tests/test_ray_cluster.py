@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.store import Store
+from tests.fake_trials import fake_objectives
 
 REPO = Path(__file__).resolve().parents[1]
 RAY_CLI = Path(sys.executable).with_name("ray")
@@ -57,13 +57,7 @@ def cluster_evaluate(spec: TrialSpec) -> TrialResult:
     ran.mkdir(exist_ok=True)
     (ran / f"{spec.trial_id}.json").write_text(json.dumps(where))
     time.sleep(0.2 if spec.trial_id % 2 == 0 else 0.8)
-    x = np.asarray(spec.x, dtype=float)
-    objectives = {
-        "error": float(np.mean((x - 0.3) ** 2)),
-        "flash": float(4e5 * np.mean(x)),
-        "ram": float(1e5 * np.mean(x) ** 2),
-        "macs": float(1e7 * x[0]),
-    }
+    objectives = fake_objectives(spec.x)
     return TrialResult(spec.trial_id, spec.x, spec.params, TrialStatus.COMPLETE, objectives, {"pid": os.getpid()})
 
 
