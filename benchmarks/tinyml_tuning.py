@@ -33,7 +33,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "default": (),
     "cost_inputs": ("++optimizer.cost_inputs=true",),
     "no_cost_inputs": ("++optimizer.cost_inputs=false",),
+    "no_time_share": ("optimizer.time_share=null",),
+    "time_share_3": ("optimizer.time_share=3.0",),
 }
+# Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
+BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}
 TUNING_TASKS: tuple[str, ...] = tuple(t for t, task in TASKS.items() if task.tuning)
 BUDGET, N_INIT = 60, 10
 
@@ -95,7 +99,8 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         diff = "" if row["diff_mean"] is None else f"{row['diff_mean']:+.4f}"
         if row["diff_std"] is not None:
             diff += f" ± {row['diff_std']:.4f}"
-        extra = " ".join(VARIANTS.get(row["variant"], ())) or "(none)"
+        extra = f"optimizer={BASELINES[row['variant']]}" if row["variant"] in BASELINES else None
+        extra = extra or " ".join(VARIANTS.get(row["variant"], ())) or "(none)"
         lines.append(
             f"| {row['task']} | {row['variant']} | `{extra}` | {len(row['seeds'])} | {row['final_hv_mean']:.4f} "
             f"| {diff} | {row['ask_median_s']:.2f} |"
@@ -105,7 +110,7 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["default"])
+    p.add_argument("--variants", nargs="+", choices=sorted([*VARIANTS, *BASELINES]), default=["default"])
     p.add_argument("--tasks", nargs="+", choices=TUNING_TASKS, default=list(TUNING_TASKS))
     p.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102])
     p.add_argument("--workers", type=int, default=1)
@@ -116,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     json_path = Path(args.out_dir) / "tinyml_tuning.json"
     old = json.loads(json_path.read_text()) if json_path.exists() else {}
-    config = method_config("mobo_ars", N_INIT, N_INIT)
+    kept = {r["variant"] for r in old.get("runs", [])} & {*VARIANTS, *BASELINES} if args.resume else set()
+    configs = {v: method_config(BASELINES.get(v, "mobo_ars"), N_INIT, N_INIT) for v in {*args.variants, *kept}}
     references = {t: task_reference(t) for t in args.tasks}
     data: dict[str, Any] = {
         "benchmark": "tinyml_tuning",
@@ -134,22 +140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if (
                 r["problem"] in references
                 and r.get("reference") == references[r["problem"]]
-                and r.get("config") == config
-                and r.get("extra") == list(VARIANTS.get(r["variant"], ("?",)))
+                and r["variant"] in configs
+                and r.get("config") == configs[r["variant"]]
+                and r.get("extra") == list(VARIANTS.get(r["variant"], ()))
             ):
                 data["runs"].append(r)
     done = {_key(r) for r in data["runs"]}
     specs = [
         {
             "problem": t,
-            "method": "mobo_ars",
+            "method": BASELINES.get(v, "mobo_ars"),
             "variant": v,
-            "extra": list(VARIANTS[v]),
+            "extra": list(VARIANTS.get(v, ())),
             "seed": s,
             "budget": BUDGET,
             "n_init": N_INIT,
             "reference": references[t],
-            "config": config,
+            "config": configs[v],
         }
         for s in args.seeds
         for t in args.tasks

@@ -26,6 +26,7 @@ from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactor
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.known_costs import KnownCosts
+from core.lookahead import Lookahead
 from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
 from core.progress import SearchProgress
@@ -38,6 +39,7 @@ from core.training import Alarm, alarm
 log = logging.getLogger(__name__)
 
 SCHEDULES = ("auto", "async", "batch")
+LOOKAHEADS = ("auto", "true", "false")
 
 
 @dataclass
@@ -156,6 +158,13 @@ class Search:
                 "search.schedule=async: %s does not stream trials (Executor.streams), so the search runs batches",
                 type(self.executor).__name__,
             )
+        lookahead = cfg.search.get("lookahead", "auto")
+        if not (isinstance(lookahead, bool) or lookahead == "auto"):
+            raise ConfigError("search.lookahead", f"must be auto, true or false, got {lookahead!r}", LOOKAHEADS)
+        # auto: with several workers, whose completion order already decides the trajectory; one worker keeps the
+        # exact sequential trajectory (each proposal knows every earlier result)
+        several = int(self.executor.n_workers) > 1
+        self.lookahead = self.asynchronous and (lookahead is True or (lookahead == "auto" and several))
         self._preflight()
 
     def _preflight(self) -> None:
@@ -394,26 +403,43 @@ class Search:
         """Asynchronous search: the executor pulls one spec whenever a worker is free; each pull asks the optimizer
         for one point, told of every result so far and of the points still running (``Optimizer.set_pending``).
         Every result is stored and told as soon as it arrives. Trials left pending by an interruption run first,
-        at their stored points."""
+        at their stored points. With ``search.lookahead`` the next point is proposed in a background thread while
+        the trials run (:mod:`core.lookahead`), and results are told at the start of the following proposal."""
         running: dict[int, np.ndarray] = {}  # asked (stored as pending) and not finished: id -> point
+        ahead = Lookahead(self.optimizer, self.space.dim) if self.lookahead else None
+
+        def more_needed() -> bool:
+            counts = store.counts()
+            return sum(counts.values()) - counts[TrialStatus.PENDING.value] + len(running) < self.n_trials
+
+        def pending_points() -> np.ndarray:
+            return np.array(list(running.values()), dtype=float).reshape(-1, self.space.dim)
+
+        def propose() -> tuple[np.ndarray, dict[str, Any]]:
+            if ahead is None:
+                self.optimizer.set_pending(pending_points())
+                x = np.clip(np.asarray(self.optimizer.ask(1), dtype=float).reshape(1, self.space.dim), 0.0, 1.0)
+                return x[0], self.optimizer.state_dict()
+            if not ahead.running:  # the first proposal: nothing was computed ahead
+                ahead.start(pending_points())
+            proposal = ahead.take()
+            if proposal.told:
+                store.mark_told(proposal.told, proposal.told_state or proposal.state)
+            return proposal.x, proposal.state
 
         def specs() -> Iterator[TrialSpec]:
             for r in self._give_up_on_crashers(store, store.results([TrialStatus.PENDING])):
-                counts = store.counts()
-                if sum(counts.values()) - counts[TrialStatus.PENDING.value] + len(running) >= self.n_trials:
+                if not more_needed():
                     return  # a smaller n_trials on resume: the surplus stays pending for a later, longer resume
                 running[r.trial_id] = np.array(r.x, dtype=float)
                 yield self._spec(r.trial_id, np.array(r.x))
-            while True:
-                counts = store.counts()
-                if sum(counts.values()) - counts[TrialStatus.PENDING.value] + len(running) >= self.n_trials:
-                    return
-                pending = np.array(list(running.values()), dtype=float).reshape(-1, self.space.dim)
-                self.optimizer.set_pending(pending)
-                x = np.clip(np.asarray(self.optimizer.ask(1), dtype=float).reshape(1, self.space.dim), 0.0, 1.0)[0]
+            while more_needed():
+                x, state = propose()
                 spec = self._spec(store.next_trial_id(), x)
-                store.add_pending([spec], self.optimizer.state_dict())
+                store.add_pending([spec], state)
                 running[spec.trial_id] = x
+                if ahead is not None and more_needed():  # the next point, while this one runs
+                    ahead.start(pending_points())
                 yield spec
 
         in_flight: set[int] = set()
@@ -428,10 +454,21 @@ class Search:
                 self.logger.log_trial(result, hv)
                 if result.status == TrialStatus.FAILED:
                     log.warning("trial %d failed: %s", result.trial_id, result.error)
-                self._tell(store, [result])
+                if ahead is None:
+                    self._tell(store, [result])
+                else:
+                    ahead.queue_tell([result.trial_id], *self._observations([result]))
         except KeyboardInterrupt:
             store.unstart(in_flight)  # a user's Ctrl-C is not the trial's fault
             raise
+        if ahead is not None:  # tell what is still queued, so the optimizer ends knowing every result
+            if ahead.running:  # only where an executor stopped pulling early: the proposal is not used
+                proposal = ahead.take()
+                if proposal.told:
+                    store.mark_told(proposal.told, proposal.told_state or proposal.state)
+            told = ahead.drain()
+            if told:
+                store.mark_told(told, self.optimizer.state_dict())
 
     @staticmethod
     def _started(store: Store, in_flight: set[int], spec: TrialSpec) -> None:
@@ -469,6 +506,11 @@ class Search:
         if not results:
             return
         results = sorted(results, key=lambda r: r.trial_id)
+        self.optimizer.tell(*self._observations(results))
+        store.mark_told([r.trial_id for r in results], self.optimizer.state_dict())
+
+    def _observations(self, results: list[TrialResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The optimizer's view of finished trials: points, normalized objectives (NaN: failed), feasibility."""
         x = np.array([r.x for r in results], dtype=float)
         y = np.full((len(results), len(self.objectives)), np.nan)
         feasible = np.zeros(len(results), dtype=bool)
@@ -476,8 +518,7 @@ class Search:
             if r.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE):
                 y[i] = normalize(r.objectives, self.objectives, self.reference)
                 feasible[i] = r.status == TrialStatus.COMPLETE
-        self.optimizer.tell(x, y, feasible)
-        store.mark_told([r.trial_id for r in results], self.optimizer.state_dict())
+        return x, y, feasible
 
     def _hypervolume(self, store: Store) -> float:
         return front_hypervolume(store.results([TrialStatus.COMPLETE]), list(self.objectives), self.reference)

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,7 +151,7 @@ def test_optimizers(monkeypatch) -> None:
         plugins.PluginInfo(
             "optimizer", cls.__name__.lower(), f"{__name__}.{cls.__name__}", "tinymoo-tests", "0", None, cls
         )
-        for cls in (RecordingRandom, MinimalOptimizer)
+        for cls in (RecordingRandom, MinimalOptimizer, TimedRandom)
     )
     monkeypatch.setattr(plugins, "discover", lambda group: real(group) + (extra if group == "optimizer" else ()))
 
@@ -243,6 +244,7 @@ def test_async_search_runs_every_trial_once_without_a_barrier(make_cfg, tmp_path
     name, executor = pool
     n = 6
     cfg = make_cfg(*FAST, f"executor={name}", "executor.workers=2", "search.schedule=async", f"search.n_trials={n}",
+                   "search.lookahead=false",  # each result told as it arrives (lookahead: see its tests)
                    "optimizer._target_=tests.test_async_search.RecordingRandom")  # fmt: skip
     search, _ = _run(cfg, tmp_path, executor)
     assert search.asynchronous
@@ -283,7 +285,7 @@ def test_batch_schedule_waits_for_the_whole_batch(make_cfg, tmp_path, process_po
 @pytest.mark.slow
 def test_running_points_are_passed_as_pending(make_cfg, tmp_path, test_optimizers, pool) -> None:
     name, executor = pool
-    cfg = make_cfg(*FAST, f"executor={name}", "executor.workers=2", "search.n_trials=6",
+    cfg = make_cfg(*FAST, f"executor={name}", "executor.workers=2", "search.n_trials=6", "search.lookahead=false",
                    "optimizer._target_=tests.test_async_search.RecordingRandom")  # fmt: skip
     search, _ = _run(cfg, tmp_path, executor)
     assert search.asynchronous
@@ -450,7 +452,101 @@ def test_sigkill_mid_search_then_resume_keeps_every_trial(make_cfg, tmp_path, pr
             running_now -= set(rows)
 
 
-# -- 5. schedule settings ----------------------------------------------------------------------------------------------
+# -- 5. lookahead: the next point is proposed while the trials run ----------------------------------------------------
+class TimedRandom(RecordingRandom):
+    """RecordingRandom that also notes, for every ask, the thread it ran in and when it returned (``time.time()``,
+    the store's clock)."""
+
+    def setup(self, problem: Any) -> None:
+        super().setup(problem)
+        self.asks: list[tuple[str, float]] = []
+
+    def ask(self, n: int) -> np.ndarray:
+        x = super().ask(n)
+        self.asks.append((threading.current_thread().name, time.time()))
+        return x
+
+
+def _replay_pending(events: list[tuple[str, list[tuple[float, ...]]]]) -> None:
+    """Every ``set_pending`` names exactly the points asked and not yet told at that moment."""
+    running: set[tuple[float, ...]] = set()
+    for kind, rows in events:
+        if kind == "pending":
+            assert sorted(rows) == sorted(running), (rows, running)
+        elif kind == "ask":
+            running |= set(rows)
+        else:
+            running -= set(rows)
+
+
+@pytest.mark.slow
+def test_lookahead_proposes_while_the_trials_run(make_cfg, tmp_path, test_optimizers, process_pool) -> None:
+    n = 6
+    cfg = make_cfg(*FAST, "executor=process", "executor.workers=2", f"search.n_trials={n}",
+                   "optimizer._target_=tests.test_async_search.TimedRandom")  # fmt: skip
+    search, _ = _run(cfg, tmp_path, process_pool)
+    assert search.asynchronous and search.lookahead  # auto: on with two workers
+    opt: TimedRandom = search.optimizer  # type: ignore[assignment]
+    with Store(tmp_path / "trials.db") as store:
+        results, timings = store.results(), store.timings()
+        assert store.untold_ids() == [] and store.counts()["pending"] == 0
+        told = dict(store._db.execute("SELECT trial_id, told FROM trials").fetchall())
+    assert [r.trial_id for r in results] == list(range(n)) and all(told.values())
+    assert all(r.status == TrialStatus.COMPLETE for r in results)
+    by_x = {tuple(r.x): r.trial_id for r in results}
+    told_rows = [row for rows in opt.of("tell") for row in rows]
+    assert sorted(by_x[row] for row in told_rows) == list(range(n))  # each told exactly once
+    assert [by_x[rows[0]] for rows in opt.of("ask")] == list(range(n))  # asked in trial order, one at a time
+    _replay_pending(opt.events)  # tells and pending points are one consistent snapshot per proposal
+    # every point is asked in the background thread; each one after the first was started when the trial before it
+    # was dispatched, and was ready before that trial (0.2 s or 1 s of sleep) had finished
+    assert {name for name, _ in opt.asks} == {"tinymoo-lookahead"}, opt.asks
+    finished = {t: f for t, _, f in timings}
+    for k in range(1, n):
+        assert opt.asks[k][1] < finished[k - 1], (k, opt.asks, timings)
+
+
+def test_lookahead_with_one_worker_is_one_dispatch_behind(make_cfg, tmp_path, test_optimizers) -> None:
+    # one in-process worker, lookahead forced on: the ask for trial i runs while trial i-1 does, with exactly that
+    # point pending and trials 0..i-2 told, whatever the timing (so one worker stays deterministic)
+    n = 5
+    cfg = make_cfg(*FAST, "executor=local", "search.lookahead=true", f"search.n_trials={n}", "+fake_sleep=[0.1,0.1]",
+                   "optimizer._target_=tests.test_async_search.TimedRandom")  # fmt: skip
+    search = _search(cfg, tmp_path)
+    search.run()
+    assert search.lookahead
+    opt: TimedRandom = search.optimizer  # type: ignore[assignment]
+    asked = [rows[0] for rows in opt.of("ask")]
+    pending = opt.of("pending")
+    told_before_ask: list[list[tuple[float, ...]]] = []
+    told: list[tuple[float, ...]] = []
+    for kind, rows in opt.events:
+        if kind == "tell":
+            told.extend(rows)
+        elif kind == "ask":
+            told_before_ask.append(list(told))
+    assert len(asked) == n and pending[0] == []
+    for i in range(1, n):
+        assert pending[i] == [asked[i - 1]]
+        assert told_before_ask[i] == asked[: i - 1]
+    assert sorted(told) == sorted(asked)  # the last results are told when the search ends
+    with Store(tmp_path / "trials.db") as store:
+        assert store.untold_ids() == [] and store.counts()["complete"] == n
+
+
+def test_lookahead_auto_is_off_for_one_worker_and_batches(make_cfg, tmp_path) -> None:
+    assert not _search(make_cfg(*FAST, "executor=local"), tmp_path / "a").lookahead
+    cfg = make_cfg(*FAST, "executor=process", "executor.workers=2", "search.schedule=batch", "search.lookahead=true")
+    assert not _search(cfg, tmp_path / "b").lookahead  # lookahead is part of the asynchronous schedule
+
+
+def test_bad_lookahead_is_refused_with_the_choices(make_cfg, tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"Config key 'search\.lookahead'.*'sometimes'") as info:
+        _search(make_cfg(*FAST, "search.lookahead=sometimes"), tmp_path)
+    assert "Valid choices: auto, false, true" in str(info.value)
+
+
+# -- 6. schedule settings ----------------------------------------------------------------------------------------------
 def test_async_with_a_batch_size_is_refused(make_cfg, tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"Config key 'search\.batch_size'.*search\.schedule=async") as info:
         _search(make_cfg(*FAST, "search.schedule=async", "search.batch_size=2"), tmp_path)
