@@ -10,13 +10,16 @@ What runs. Per scenario (``--scenarios``: ``sobol``, ``mobo_ars``: the optimizer
 quickstart task (small CNN on digits, STM32F4 costs) with the same seed, ``search.n_trials`` (``--trials``) and
 ``trainer.max_epochs`` (``--epochs``; the quickstart's searched ``epochs`` parameter is removed with
 ``~search_space.params.epochs``), ``executor.torch_threads=1`` and ``logger=none``. A run is
-``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default) or ``batch`` (``search.schedule=batch``:
-ask ``WORKERS`` trials, wait for all of them, tell). The default runs:
+``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default; ``search.lookahead`` auto: on with 2 or
+more workers), ``nolookahead`` (asynchronous, ``search.lookahead=false``: a freed worker waits while the next point
+is proposed) or ``batch`` (``search.schedule=batch``: ask ``WORKERS`` trials, wait for all of them, tell). The
+default runs:
 
 * ``process:1``: the baseline. One worker process, so asynchronous == sequential; it runs in a worker process
   (not ``executor=local``) so that the start-up costs are the same as with 2 workers.
 * ``process:2:batch``: the synchronous search with 2 workers.
-* ``process:2``: the asynchronous search with 2 workers.
+* ``process:2:nolookahead``: the asynchronous search with 2 workers, each next point proposed when a worker frees.
+* ``process:2``: the asynchronous search with 2 workers, the next point proposed while the trials run (lookahead).
 * ``ray:2``: the asynchronous search on a local Ray runtime (only when ``import ray`` works; ``--no-ray`` drops it).
 
 What is measured, from each run's store (``trials.db``) after the search:
@@ -52,7 +55,7 @@ data, derived values), a markdown table printed and written next to it (``scalin
 the markdown from the JSON without running anything.
 
 Usage: ``python -m benchmarks.scaling [--trials 30] [--epochs 30] [--seed 0] [--scenarios sobol mobo_ars]
-[--runs process:1 process:2:batch process:2 ray:2] [--no-ray] [--out PATH] [--report-only]``.
+[--runs process:1 process:2:batch process:2:nolookahead process:2 ray:2] [--no-ray] [--out PATH] [--report-only]``.
 Run it on a quiet machine: other load slows trials unevenly and lowers the measured speed-up.
 """
 
@@ -80,8 +83,8 @@ SCENARIOS = {"sobol": "sobol", "mobo_ars": "mobo_ars"}  # scenario -> optimizer
 BASELINE = "process:1:async"
 ASYNC2 = "process:2:async"
 BATCH2 = "process:2:batch"
-DEFAULT_RUNS = ("process:1", "process:2:batch", "process:2", "ray:2")
-SCHEDULES = ("async", "batch")
+DEFAULT_RUNS = ("process:1", "process:2:batch", "process:2:nolookahead", "process:2", "ray:2")
+SCHEDULES = ("async", "batch", "nolookahead")
 TARGETS = {"speedup": 1.8, "utilisation": 0.9}
 
 
@@ -220,7 +223,8 @@ def overrides_for(
         f"executor={executor}",
         f"executor.workers={workers}",
         "executor.torch_threads=1",
-        f"search.schedule={schedule}",
+        f"search.schedule={'async' if schedule == 'nolookahead' else schedule}",
+        *(["search.lookahead=false"] if schedule == "nolookahead" else []),
         "logger=none",
         "search.progress=false",
     ]

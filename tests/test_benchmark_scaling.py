@@ -63,6 +63,11 @@ def test_parse_run() -> None:
     assert scaling.parse_run("process:2") == ("process", 2, "async")
     assert scaling.parse_run("process:2:batch") == ("process", 2, "batch")
     assert scaling.run_label(*scaling.parse_run("ray:2")) == "ray:2:async"
+    # nolookahead: the asynchronous search with search.lookahead=false; async leaves lookahead to auto
+    assert scaling.parse_run("process:2:nolookahead") == ("process", 2, "nolookahead")
+    eager = scaling.overrides_for("sobol", "process", 2, "nolookahead", 3, 1, 0)
+    assert "search.schedule=async" in eager and "search.lookahead=false" in eager
+    assert not any("lookahead" in o for o in scaling.overrides_for("sobol", "process", 2, "async", 3, 1, 0))
     for bad in ("process", "process:0", "process:x", "process:2:sometimes", "a:1:async:x"):
         with pytest.raises(ValueError):
             scaling.parse_run(bad)
