@@ -35,6 +35,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_cost_inputs": ("++optimizer.cost_inputs=false",),
     "no_time_share": ("optimizer.time_share=null",),
     "time_share_3": ("optimizer.time_share=3.0",),
+    "posterior_front": ("++optimizer.front=posterior",),
+    "posterior_front_no_ts": ("optimizer.time_share=null", "++optimizer.front=posterior"),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

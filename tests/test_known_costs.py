@@ -135,7 +135,7 @@ def test_known_costs_without_known_objectives_is_a_clear_error() -> None:
         opt.setup(Problem(dim=2, objective_names=("error", "flash"), ref_point=(1.0, 1.0), seed=0))
 
 
-def _told_mobo_ars(cost_inputs: bool = False) -> MoboArs:
+def _told_mobo_ars(cost_inputs: bool = False, front: str = "observed") -> MoboArs:
     opt = MoboArs(
         ARS(directions=4, top=2),
         n_init=8,
@@ -144,6 +144,7 @@ def _told_mobo_ars(cost_inputs: bool = False) -> MoboArs:
         horizon=3,
         known_costs=True,
         cost_inputs=cost_inputs,
+        front=front,
     )
     opt.setup(
         Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=5, known=_FirstCoordinate())
@@ -182,3 +183,23 @@ def test_cost_inputs_append_the_scaled_log_costs_to_the_gp_inputs() -> None:
     assert np.allclose(z[:, 3].numpy(), (np.log(x[:, 0].numpy()) - low[0]) / span[0])
     assert gp.covar_module.base_kernel.lengthscale.shape[-1] == 4 if hasattr(gp.covar_module, "base_kernel") else True
     assert np.isfinite(opt.ask(1)).all()
+
+
+def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_costs() -> None:
+    from core.log_ehvi import cell_bounds
+
+    opt = _told_mobo_ars(front="posterior")
+    sur = opt.surrogate()
+    rows = torch.as_tensor(np.flatnonzero(opt._feasible))
+    mean = sur.model.posterior(sur.x[rows].unsqueeze(-2)).mean.squeeze(-2)
+    expected = sur.y[rows].clone()
+    expected[:, 0] = mean[:, 0]  # output 0: the error GP; output 1: the exact flash, as measured
+    assert not torch.allclose(expected[:, 0], sur.y[rows][:, 0])  # the GP smooths the measured errors
+    lower, upper = cell_bounds(expected, sur.ref_point)
+    acq = opt._ehvi(sur)
+    assert torch.equal(acq.lower, lower) and torch.equal(acq.upper, upper)
+    observed = _told_mobo_ars()._ehvi(sur)
+    assert not (observed.lower.shape == lower.shape and torch.equal(observed.lower, lower))
+    assert np.isfinite(opt.ask(1)).all()
+    with pytest.raises(ValueError, match="front must be one of observed, posterior"):
+        MoboArs(ARS(), front="best")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate, ignore_jitter_
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
+FRONTS = ("observed", "posterior")
 LOG_FLOOR = -1e3  # acquisition values below (log EHVI < 1e-434: nothing to gain) are clamped here
 INFEASIBLE_REWARD = LOG_FLOOR - 1.0  # below every acquisition value; minus 100 per unit of relative overshoot
 
@@ -124,6 +125,9 @@ class MoboArs(ModelBasedOptimizer):
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
             (:class:`core.surrogate.CostInputs`).
+        front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
+            feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
+            a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those).
     """
 
     def __init__(
@@ -144,8 +148,12 @@ class MoboArs(ModelBasedOptimizer):
         time_share: float | None = None,
         pool_size: int = 128,
         cost_inputs: bool = False,
+        front: str = "observed",
     ) -> None:
         super().__init__(n_init, known_costs)
+        if front not in FRONTS:
+            raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
+        self.front = front
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
@@ -293,8 +301,18 @@ class MoboArs(ModelBasedOptimizer):
         )
 
     def _ehvi(self, sur: Surrogate) -> LogExpectedHypervolumeImprovement:
-        """Closed-form log EHVI over the observed feasible front (in the surrogate's output order)."""
-        front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
+        """Closed-form log EHVI over the feasible front (in the surrogate's output order; see ``front``)."""
+        if self.front == "posterior":
+            rows = torch.as_tensor(np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1)))
+            front = sur.y[rows].clone()
+            n_gp = len(sur.order) - sur.n_known
+            if len(rows) and n_gp:
+                with torch.no_grad(), warnings.catch_warnings():
+                    ignore_jitter_warnings()
+                    mean = cast(Any, sur.model.posterior(sur.x[rows].unsqueeze(-2))).mean.squeeze(-2)
+                front[:, :n_gp] = mean[:, :n_gp].to(front)
+        else:
+            front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
         pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
         return LogExpectedHypervolumeImprovement(sur.model, sur.ref_point, front, X_pending=pending)
 
