@@ -111,8 +111,15 @@ def test_process_settings() -> None:
     assert ProcessExecutor(workers=1).torch_threads == cpus
     with pytest.raises(ValueError, match=r"executor\.workers"):
         ProcessExecutor(workers=0)
+    pulled: list[TrialSpec] = []
+
+    def specs() -> Iterator[TrialSpec]:
+        pulled.append(_spec(0))
+        yield pulled[-1]
+
     with pytest.raises(TypeError, match="picklable"):
-        list(ex.map(lambda s: fake_evaluate(s), [_spec(0)]))
+        list(ex.map(lambda s: fake_evaluate(s), specs()))
+    assert pulled == []  # refused before a spec was pulled: an asynchronous search asks (and stores) on each pull
 
 
 def test_process_kills_a_trial_past_its_timeout() -> None:

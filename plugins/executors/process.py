@@ -170,6 +170,13 @@ class ProcessExecutor(Executor):
             self._all.remove(w)
 
     def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
+        try:  # before the first spec is pulled: an asynchronous search asks (and stores a trial) on each pull
+            ForkingPickler.dumps(fn)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise TypeError(
+                "executor=process sends the trial function and its spec to worker processes, so the "
+                f"function must be picklable (defined at module level): {exc}"
+            ) from exc
         queue, more = iter(specs), True  # pulled one spec per free worker (an asynchronous search asks then)
         busy: dict[_Worker, tuple[TrialSpec, float, float | None]] = {}  # worker -> (spec, started, kill at)
         try:
@@ -179,13 +186,7 @@ class ProcessExecutor(Executor):
                     if spec is None:
                         more = False
                         break
-                    try:
-                        payload = ForkingPickler.dumps((fn, spec))
-                    except (pickle.PicklingError, AttributeError, TypeError) as exc:
-                        raise TypeError(
-                            "executor=process sends the trial function and its spec to worker processes, so the "
-                            f"function must be picklable (defined at module level): {exc}"
-                        ) from exc
+                    payload = ForkingPickler.dumps((fn, spec))  # a spec is plain data; fn was checked above
                     worker = self._take_idle()
                     if on_start is not None:
                         on_start(spec)
