@@ -37,6 +37,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "time_share_3": ("optimizer.time_share=3.0",),
     "posterior_front": ("++optimizer.front=posterior",),
     "posterior_front_no_ts": ("optimizer.time_share=null", "++optimizer.front=posterior"),
+    "visited": ("++optimizer.candidates=visited",),
+    "visited_no_ts": ("optimizer.time_share=null", "++optimizer.candidates=visited"),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

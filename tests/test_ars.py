@@ -85,6 +85,45 @@ def test_mobo_ars_in_bounds_deterministic_and_resumable(reward: str, global_agen
     assert len({tuple(r) for r in batch}) == 3  # distinct proposals within a batch
 
 
+def test_walk_remembers_the_best_distinct_points_it_visited() -> None:
+    optimum = np.array([0.8, 0.3])
+    walk = SurrogateWalk(np.full(2, 0.5), lambda x: -((x - optimum) ** 2).sum(1), 3, max_step=0.2, keep=4)
+    seen_x, seen_v = [], []
+    walk.reset(5)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        obs, v = walk.step(rng.standard_normal((5, 2)))
+        seen_x.extend(obs)
+        seen_v.extend(v)
+    walk.step(np.full((5, 2), -50.0))  # every walker to the corner (0, 0): five copies of one point
+    walk.step(np.full((5, 2), -50.0))
+    assert len(walk.best_x) == 4 and len({tuple(p) for p in walk.best_x}) == 4  # distinct
+    np.testing.assert_allclose(walk.best_v, sorted(seen_v, reverse=True)[:4])  # the best four, best first
+    np.testing.assert_allclose(-((walk.best_x - optimum) ** 2).sum(1), walk.best_v)
+
+
+def test_visited_candidates_propose_at_least_as_well_as_the_rollout() -> None:
+    """candidates=visited: each agent proposes the best point any of its steps reached, so the round's proposal is
+    never worse by the common log EHVI than the paper's best-of-rollout, and stays deterministic."""
+    problem = Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=11)
+    kw: dict = dict(n_init=6, n_agents=2, iterations=3, horizon=3, reward="ehvi", select="ehvi")
+    runs = {}
+    for candidates in ("rollout", "visited", "visited"):
+        opt = MoboArs(ARS(directions=4, top=2), candidates=candidates, **kw)
+        opt.setup(problem)
+        x = opt.ask(6)
+        opt.tell(x, _branin_currin(x), np.ones(6, dtype=bool))
+        acq = opt._ehvi(opt.surrogate())
+        proposal = opt.ask(1)
+        value = float(acq(torch.as_tensor(proposal, dtype=torch.double).unsqueeze(1))[0])
+        runs.setdefault(candidates, []).append((proposal, value))
+    (_, rollout_v), (visited_x, visited_v), (again_x, _) = runs["rollout"][0], *runs["visited"]
+    assert visited_v >= rollout_v - 1e-9
+    np.testing.assert_array_equal(visited_x, again_x)
+    with pytest.raises(ValueError, match="candidates must be one of rollout, visited"):
+        MoboArs(ARS(), candidates="all")
+
+
 def test_mobo_ars_rejects_bad_settings() -> None:
     with pytest.raises(TypeError, match="Agent"):
         MoboArs(agent="ars")  # type: ignore[arg-type]

@@ -52,6 +52,7 @@ from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate, ignore_jitter_
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
 FRONTS = ("observed", "posterior")
+CANDIDATES = ("rollout", "visited")
 LOG_FLOOR = -1e3  # acquisition values below (log EHVI < 1e-434: nothing to gain) are clamped here
 INFEASIBLE_REWARD = LOG_FLOOR - 1.0  # below every acquisition value; minus 100 per unit of relative overshoot
 
@@ -65,6 +66,8 @@ class SurrogateWalk(Environment):
         horizon: steps per episode.
         max_step: largest move per coordinate and step (actions pass through ``tanh``).
         features: optional map of points ``n x d`` to extra observation features ``n x k``.
+        keep: how many of the best distinct points every step visited (training rollouts included) to remember,
+            with their rewards (:attr:`best_x`, :attr:`best_v`, best first).
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class SurrogateWalk(Environment):
         max_step: float,
         features: Callable[[np.ndarray], np.ndarray] | None = None,
         feature_dim: int = 0,
+        keep: int = 0,
     ) -> None:
         self.start = np.asarray(start, dtype=float)
         self.reward, self.features = reward, features
@@ -82,6 +86,8 @@ class SurrogateWalk(Environment):
         self.action_dim = len(self.start)
         self.observation_dim = self.action_dim + (feature_dim if features is not None else 0)
         self._x = self.start[None, :]
+        self.keep = int(keep)
+        self.best_x, self.best_v = np.zeros((0, self.action_dim)), np.zeros(0)
 
     def _obs(self) -> np.ndarray:
         if self.features is None:
@@ -94,7 +100,17 @@ class SurrogateWalk(Environment):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._x = np.clip(self._x + self.max_step * np.tanh(actions), 0.0, 1.0)
-        return self._obs(), self.reward(self._x)
+        values = self.reward(self._x)
+        if self.keep:
+            self._remember(self._x, values)
+        return self._obs(), values
+
+    def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
+        """Keep the ``keep`` best distinct points seen so far (ties: the earlier first)."""
+        points, idx = np.unique(np.vstack([self.best_x, x]), axis=0, return_index=True)
+        merged = np.concatenate([self.best_v, values])[idx]
+        order = np.lexsort((idx, -merged))[: self.keep]  # best value first, then first seen
+        self.best_x, self.best_v = points[order], merged[order]
 
 
 class MoboArs(ModelBasedOptimizer):
@@ -128,6 +144,10 @@ class MoboArs(ModelBasedOptimizer):
         front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
             a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those).
+        candidates: what each agent proposes: ``rollout`` (the best point of its trained policy's deterministic
+            rollout, the paper) or ``visited`` (the best point by its reward of every step it took, training
+            rollouts included: those values were computed anyway); the round's cheap-ask pool keeps the best
+            ``pool_size`` of those visited points too.
     """
 
     def __init__(
@@ -149,11 +169,15 @@ class MoboArs(ModelBasedOptimizer):
         pool_size: int = 128,
         cost_inputs: bool = False,
         front: str = "observed",
+        candidates: str = "rollout",
     ) -> None:
         super().__init__(n_init, known_costs)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front = front
+        if candidates not in CANDIDATES:
+            raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
+        self.candidates = candidates
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
@@ -208,13 +232,18 @@ class MoboArs(ModelBasedOptimizer):
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
                 start = raw[int(np.argmax(reward(raw)))]
-            env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1])
+            keep = self.pool_size if self.candidates == "visited" else 0
+            env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1], keep)
             agent = copy.deepcopy(self.agent)
             agent.train(env, self.iterations, rng)
             visited, rewards = agent.rollout(env)
             best = int(np.argmax(rewards))
-            proposals.append((float(rewards[best]), visited[best + 1, : self.problem.dim]))
+            if keep and len(env.best_v) and env.best_v[0] > rewards[best]:  # a training step found a better point
+                proposals.append((float(env.best_v[0]), env.best_x[0]))
+            else:
+                proposals.append((float(rewards[best]), visited[best + 1, : self.problem.dim]))
             pool.extend(visited[1:, : self.problem.dim])
+            pool.extend(env.best_x)
             if raw is not None:
                 pool.extend(raw)
         common = _batched(ehvi, self.known, self.problem.ref_point)
