@@ -39,6 +39,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "posterior_front_no_ts": ("optimizer.time_share=null", "++optimizer.front=posterior"),
     "visited": ("++optimizer.candidates=visited",),
     "visited_no_ts": ("optimizer.time_share=null", "++optimizer.candidates=visited"),
+    "explore_2": ("++optimizer.explore=2.0",),
+    "iterations_3": ("optimizer.iterations=3",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

@@ -118,11 +118,22 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         ref_point: reference point, ``m`` (maximization).
         front: observed outcomes of the feasible evaluated points, ``n x m`` (maximization).
         X_pending: points being evaluated, ``p x d`` (optional).
+        std_scale: multiplies the posterior standard deviation of the Gaussian outcomes (``> 1``: more weight on
+            what the surrogate is unsure of, i.e. more exploration; exact outcomes stay exact).
     """
 
-    def __init__(self, model: Model, ref_point: Tensor, front: Tensor, X_pending: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        ref_point: Tensor,
+        front: Tensor,
+        X_pending: Tensor | None = None,
+        std_scale: float = 1.0,
+    ) -> None:
         super().__init__(model=model)
-        self.ref_point = ref_point
+        if not std_scale > 0:
+            raise ValueError(f"std_scale must be > 0, got {std_scale}")
+        self.ref_point, self.std_scale = ref_point, float(std_scale)
         if X_pending is not None and len(X_pending):
             with torch.no_grad():
                 believed = cast(Any, model.posterior(X_pending.unsqueeze(-2))).mean.squeeze(-2)
@@ -135,5 +146,5 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
             raise ValueError(f"LogExpectedHypervolumeImprovement is for q=1, got q={X.shape[-2]}")
         posterior: Any = self.model.posterior(X)  # mean and variance: GPyTorch and list posteriors
         mean = posterior.mean.squeeze(-2)
-        std = posterior.variance.clamp_min(0.0).sqrt().squeeze(-2)
+        std = posterior.variance.clamp_min(0.0).sqrt().squeeze(-2) * self.std_scale
         return log_ehvi(mean, std, self.lower.to(mean), self.upper.to(mean))

@@ -106,3 +106,9 @@ def test_acquisition_on_a_gp_plus_exact_costs_model() -> None:
     assert float(pending(cand[:1])) < float(values[0])
     with pytest.raises(ValueError, match="q=1"):
         acq(torch.rand(1, 2, 2, dtype=D))
+    # std_scale: the Gaussian outcome's std is scaled, the exact cost stays exact
+    bold = LogExpectedHypervolumeImprovement(model, ref, front, std_scale=2.0)
+    std = post.variance.clamp_min(0).sqrt().squeeze(-2) * torch.tensor([2.0, 1.0], dtype=D)
+    torch.testing.assert_close(bold(cand), log_ehvi(post.mean.squeeze(-2), std, acq.lower, acq.upper))
+    with pytest.raises(ValueError, match="std_scale"):
+        LogExpectedHypervolumeImprovement(model, ref, front, std_scale=0.0)

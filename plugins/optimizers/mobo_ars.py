@@ -148,6 +148,8 @@ class MoboArs(ModelBasedOptimizer):
             rollout, the paper) or ``visited`` (the best point by its reward of every step it took, training
             rollouts included: those values were computed anyway); the round's cheap-ask pool keeps the best
             ``pool_size`` of those visited points too.
+        explore: the log EHVI (reward, ranking and cheap asks) sees the error GP's posterior standard deviation
+            times this (``1``: the plain expectation; larger: optimism where the error is uncertain).
     """
 
     def __init__(
@@ -170,6 +172,7 @@ class MoboArs(ModelBasedOptimizer):
         cost_inputs: bool = False,
         front: str = "observed",
         candidates: str = "rollout",
+        explore: float = 1.0,
     ) -> None:
         super().__init__(n_init, known_costs)
         if front not in FRONTS:
@@ -178,6 +181,9 @@ class MoboArs(ModelBasedOptimizer):
         if candidates not in CANDIDATES:
             raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
         self.candidates = candidates
+        if not float(explore) >= 1.0:
+            raise ValueError(f"explore must be >= 1, got {explore!r}")
+        self.explore = float(explore)
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
@@ -343,7 +349,9 @@ class MoboArs(ModelBasedOptimizer):
         else:
             front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
         pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
-        return LogExpectedHypervolumeImprovement(sur.model, sur.ref_point, front, X_pending=pending)
+        return LogExpectedHypervolumeImprovement(
+            sur.model, sur.ref_point, front, X_pending=pending, std_scale=self.explore
+        )
 
     def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
