@@ -35,6 +35,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_cost_inputs": ("++optimizer.cost_inputs=false",),
     "no_time_share": ("optimizer.time_share=null",),
     "time_share_3": ("optimizer.time_share=3.0",),
+    "time_share_025": ("optimizer.time_share=0.25",),
     "posterior_front": ("++optimizer.front=posterior",),
     "posterior_front_no_ts": ("optimizer.time_share=null", "++optimizer.front=posterior"),
     "visited": ("++optimizer.candidates=visited",),
