@@ -123,11 +123,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out-dir", type=Path, default=OUT_DIR)
     p.add_argument("--resume", action="store_true", help="keep finished runs with the same config and overrides")
+    p.add_argument(
+        "--merge", nargs="+", type=Path, default=[], help="with --resume: also keep the finished runs of these JSONs"
+    )
     args = p.parse_args(argv)
     from benchmarks.machine import machine_info
 
     json_path = Path(args.out_dir) / "tinyml_tuning.json"
     old = json.loads(json_path.read_text()) if json_path.exists() else {}
+    seen = {_key(r) for r in old.get("runs", [])}
+    for other in args.merge:  # runs made by another invocation (e.g. with another --out-dir, in parallel)
+        for r in json.loads(Path(other).read_text()).get("runs", []):
+            if _key(r) not in seen:
+                old.setdefault("runs", []).append(r)
+                seen.add(_key(r))
     kept = {r["variant"] for r in old.get("runs", [])} & {*VARIANTS, *BASELINES} if args.resume else set()
     configs = {v: method_config(BASELINES.get(v, "mobo_ars"), N_INIT, N_INIT) for v in {*args.variants, *kept}}
     references = {t: task_reference(t) for t in args.tasks}
