@@ -42,6 +42,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "visited_no_ts": ("optimizer.time_share=null", "++optimizer.candidates=visited"),
     "explore_2": ("++optimizer.explore=2.0",),
     "iterations_3": ("optimizer.iterations=3",),
+    "prior_worst": ("++optimizer.prior_quantile=0.0",),
+    "prior_q25": ("++optimizer.prior_quantile=0.25",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

@@ -57,18 +57,33 @@ def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
     return qmc.LatinHypercube(d=dim, seed=seed).random(n) if n > 0 else np.zeros((0, dim))
 
 
-def fit_gp(x: torch.Tensor, y: torch.Tensor, input_transform: InputTransform | None = None) -> ModelListGP:
+def fit_gp(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    input_transform: InputTransform | None = None,
+    prior_quantile: float | None = None,
+) -> ModelListGP:
     """One ``SingleTaskGP`` per objective (standardized outcomes) in a ``ModelListGP``, fit by max. likelihood.
 
     Args:
         x: ``n x d`` inputs in the unit cube (double).
         y: ``n x m`` outcomes in BoTorch's *maximization* convention (double).
         input_transform: applied to every GP's inputs in training and prediction (e.g. :class:`CostInputs`).
+        prior_quantile: ``None``: each GP learns its constant prior mean. A number in ``[0, 1]``: the prior mean is
+            fixed (not fit) at that quantile of the observed outcomes, ``0`` the worst: far from every observation
+            the GP then predicts a pessimistic value instead of the average, so an acquisition does not expect
+            unexplored corners of the space (e.g. the tiniest models, whose exact costs are the lowest) to be as
+            good as the average trial.
     """
     models = [
         SingleTaskGP(x, y[:, i : i + 1], outcome_transform=Standardize(m=1), input_transform=input_transform)
         for i in range(y.shape[-1])
     ]
+    if prior_quantile is not None:
+        for gp in models:
+            level = torch.quantile(gp.train_targets, float(prior_quantile))
+            gp.mean_module.raw_constant.data.fill_(float(level))  # unconstrained: the constant itself
+            gp.mean_module.raw_constant.requires_grad_(False)
     model = ModelListGP(*models)
     mll = SumMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings():
@@ -216,7 +231,9 @@ class ModelBasedOptimizer(Optimizer):
         """The exact objective function, when this optimizer uses it (``known_costs`` true, or auto with one)."""
         return self.problem.known if self.uses_known else None
 
-    def surrogate(self, cost_inputs: bool = False, believe_pending: bool = False) -> Surrogate:
+    def surrogate(
+        self, cost_inputs: bool = False, believe_pending: bool = False, prior_quantile: float | None = None
+    ) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).
 
         Without known costs: one GP per objective. With them: GPs for the other objectives (fit on the trials
@@ -224,13 +241,14 @@ class ModelBasedOptimizer(Optimizer):
         the known ones, whose outputs come last. ``cost_inputs`` (with known costs only) gives those GPs the exact
         log costs as extra inputs (:class:`CostInputs`). ``believe_pending`` conditions the GPs on the pending points
         (:attr:`pending`) at their posterior mean (kriging believer): their posterior variance there collapses, so
-        an acquisition no longer sees anything to gain where a running trial already looks.
+        an acquisition no longer sees anything to gain where a running trial already looks. ``prior_quantile``:
+        the GPs' prior mean is fixed at that quantile of their observations (see :func:`fit_gp`).
         """
         x, y = self.training_data()
         m = y.shape[-1]
         known = self.known
         if known is None:
-            gp = fit_gp(x, y)
+            gp = fit_gp(x, y, prior_quantile=prior_quantile)
             return Surrogate(
                 self._believed(gp) if believe_pending else gp, x, y, self.ref_point_max(), list(range(m)), 0
             )
@@ -242,7 +260,7 @@ class ModelBasedOptimizer(Optimizer):
         exact = -torch.as_tensor(known(self._x), dtype=DTYPE)
         # ask() proposes only after 2 fully measured observations, so the GPs always have data
         transform = self._cost_inputs() if cost_inputs else None
-        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols], transform)] if ucols else []
+        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols], transform, prior_quantile)] if ucols else []
         if believe_pending and models:
             models[0] = self._believed(cast(ModelListGP, models[0]))
         models.append(GenericDeterministicModel(_torch_function(known, self.problem.dim), num_outputs=len(kcols)))

@@ -203,3 +203,26 @@ def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_cost
     assert np.isfinite(opt.ask(1)).all()
     with pytest.raises(ValueError, match="front must be one of observed, posterior"):
         MoboArs(ARS(), front="best")
+
+
+def test_prior_quantile_fixes_the_error_gps_prior_mean_at_the_worst_observation() -> None:
+    """Far from every trial the error GP predicts the worst observed error instead of the average, and a
+    prior_quantile optimizer still proposes in bounds and deterministically."""
+    from core.surrogate import fit_gp
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(10, 2, generator=g, dtype=torch.double) * 0.3  # every observation in one corner
+    y = -(0.2 + x.sum(-1, keepdim=True))  # maximized -error
+    far = torch.tensor([[0.95, 0.95]], dtype=torch.double)
+    learned = fit_gp(x, y).models[0].posterior(far).mean.item()
+    pessimistic_gp = fit_gp(x, y, prior_quantile=0.0).models[0]
+    pessimistic = pessimistic_gp.posterior(far).mean.item()
+    assert pessimistic == pytest.approx(y.min().item(), abs=0.02)  # the worst observed value
+    assert pessimistic < learned - 0.05
+    assert not pessimistic_gp.mean_module.raw_constant.requires_grad  # fixed, not fit
+    a, b = _told_mobo_ars(), _told_mobo_ars()
+    a.prior_quantile = b.prior_quantile = 0.0
+    xa, xb = a.ask(1), b.ask(1)
+    assert np.array_equal(xa, xb) and ((xa >= 0) & (xa <= 1)).all()
+    with pytest.raises(ValueError, match="prior_quantile"):
+        MoboArs(ARS(), prior_quantile=1.5)

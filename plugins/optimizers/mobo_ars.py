@@ -150,6 +150,9 @@ class MoboArs(ModelBasedOptimizer):
             ``pool_size`` of those visited points too.
         explore: the log EHVI (reward, ranking and cheap asks) sees the error GP's posterior standard deviation
             times this (``1``: the plain expectation; larger: optimism where the error is uncertain).
+        prior_quantile: ``null``: the error GP learns its prior mean; a number in ``[0, 1]``: its prior mean is fixed
+            at that quantile of the observed errors, ``0`` the worst (:func:`core.surrogate.fit_gp`), so that
+            unexplored regions, such as the tiniest models, are not expected to be as accurate as the average.
     """
 
     def __init__(
@@ -173,6 +176,7 @@ class MoboArs(ModelBasedOptimizer):
         front: str = "observed",
         candidates: str = "rollout",
         explore: float = 1.0,
+        prior_quantile: float | None = None,
     ) -> None:
         super().__init__(n_init, known_costs)
         if front not in FRONTS:
@@ -184,6 +188,9 @@ class MoboArs(ModelBasedOptimizer):
         if not float(explore) >= 1.0:
             raise ValueError(f"explore must be >= 1, got {explore!r}")
         self.explore = float(explore)
+        if prior_quantile is not None and not 0.0 <= float(prior_quantile) <= 1.0:
+            raise ValueError(f"prior_quantile must be in [0, 1] or null, got {prior_quantile!r}")
+        self.prior_quantile = None if prior_quantile is None else float(prior_quantile)
         if not isinstance(agent, Agent):
             raise TypeError(f"agent must be a tinymoo Agent (e.g. agent=ars), got {type(agent).__name__}")
         if reward not in REWARDS:
@@ -223,7 +230,7 @@ class MoboArs(ModelBasedOptimizer):
 
     def _round(self, rng: np.random.Generator) -> list[np.ndarray]:
         """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals."""
-        sur = self.surrogate(self.cost_inputs, believe_pending=True)
+        sur = self._surrogate()
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
         shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
@@ -269,9 +276,7 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = _batched(
-                self._ehvi(self.surrogate(self.cost_inputs, believe_pending=True)), self.known, self.problem.ref_point
-            )(self._pool)
+            values = _batched(self._ehvi(self._surrogate()), self.known, self.problem.ref_point)(self._pool)
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
@@ -298,6 +303,10 @@ class MoboArs(ModelBasedOptimizer):
                     break
             out.append(best if best is not None else np.random.default_rng(self._fallback).random(self.problem.dim))
         return np.array(out)
+
+    def _surrogate(self) -> Surrogate:
+        """The surrogate every proposal uses: pending points believed, with this optimizer's GP settings."""
+        return self.surrogate(self.cost_inputs, believe_pending=True, prior_quantile=self.prior_quantile)
 
     def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
         """Whether ``point`` differs from every observed, pending and already chosen point."""
