@@ -4,7 +4,7 @@
 directory under ``hydra.sweep.dir``. :class:`MultirunSummary` is a Hydra callback registered in
 ``conf/config.yaml`` (``hydra.callbacks.multirun_summary``). It runs in the launching process once every job has
 returned, with any launcher (basic, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``), and writes, from
-the jobs' stores, with :func:`core.report.write_comparison`:
+the jobs' stores, with :func:`core.report.comparison.write_comparison`:
 
 * ``<sweep dir>/comparison.csv``: one row per job: its number (``job``) and task overrides (``overrides``, from
   the job's ``.hydra/overrides.yaml``), then ``write_comparison``'s columns (run directory, optimizer, seed,
@@ -154,7 +154,7 @@ def _add_job_columns(csv_path: Path, jobs: list[Job]) -> None:
 def summarize_sweep(sweep_dir: str | Path) -> Path | None:
     """Write ``comparison.csv`` and ``hypervolume.png`` into ``sweep_dir``; returns the csv (None: no job has a
     store or a recorded error)."""
-    from core.report import write_comparison
+    from core.report.comparison import write_comparison
 
     root = Path(sweep_dir)
     jobs = find_jobs(root)

@@ -29,8 +29,8 @@ from core.known_costs import KnownCosts
 from core.lookahead import Lookahead
 from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
-from core.progress import SearchProgress
 from core.report import front_hypervolume, write_outputs
+from core.report.progress import SearchProgress
 from core.run_dir import RunLock, check_for_new, check_for_resume, storage_error
 from core.space import SearchSpace
 from core.store import STORE_NAME, Store

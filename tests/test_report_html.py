@@ -15,7 +15,7 @@ import time
 import pytest
 
 from core.report import write_outputs
-from core.report_html import render_html
+from core.report.html_page import render_html
 from core.store import Store
 from tests.test_report import fake_run
 
