@@ -21,8 +21,8 @@ import pytorch_lightning as pl
 import torch
 from torch import fx, nn
 
-from core.interfaces.compressor import Compressor
-from core.surgery import (
+from core.api import (
+    Compressor,
     PruneGroup,
     find_prune_groups,
     find_prune_groups_cached,

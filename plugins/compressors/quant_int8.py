@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch import nn
 
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8
-from core.interfaces.compressor import Compressor
+from core.api import OBSERVERS, Compressor, Int8Model, Int8Scheme, calibrated_int8
 
 
 class Int8PostTrainingQuantization(Compressor):

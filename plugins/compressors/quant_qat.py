@@ -28,9 +28,17 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from core.deployed_layout import DatasetInput, copy_back
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8, from_prepared, prepare
-from core.interfaces.compressor import Compressor
+from core.api import (
+    OBSERVERS,
+    Compressor,
+    DatasetInput,
+    Int8Model,
+    Int8Scheme,
+    calibrated_int8,
+    copy_back,
+    from_prepared,
+    prepare,
+)
 
 log = logging.getLogger(__name__)
 

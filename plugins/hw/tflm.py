@@ -29,9 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.errors import ConfigError
-from core.interfaces.hardware import Cost, HardwareTarget
-from core.tflm_planner import Buffer, plan
+from core.api import Buffer, ConfigError, Cost, HardwareTarget, plan
 from plugins.hw.tflite_lowering import LoweredGraph, lower
 
 # -- persistent arena ("tail") -----------------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ class TflmTarget(HardwareTarget):
         if measure not in MEASURE_MODES:
             raise ValueError(f"measure must be one of {', '.join(MEASURE_MODES)}, got {measure!r}")
         if measure == "tflm":
-            from core.tflm_runtime import require_tflm
+            from core.api import require_tflm
 
             require_tflm()
         if pointer_bytes not in (4, 8):
@@ -258,7 +256,7 @@ class TflmTarget(HardwareTarget):
             details["cmsis_nn_scratch_head_bytes"] = head - plan(g.buffers())[1]
         flash, ram = sum(flash_parts.values()), head + tail
         if self.measure == "tflm":
-            from core.tflm_runtime import arena_use, convert_int8
+            from core.api import arena_use, convert_int8
 
             # sizes do not depend on the calibration data, only on the architecture
             data = convert_int8(

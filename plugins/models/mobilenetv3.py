@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.interfaces.model import ModelFactory
-from core.weight_init import init_weights
+from core.api import ModelFactory, init_weights
 
 # (kernel, expanded channels, output channels, squeeze-excite, activation, stride): tables 1 and 2 of the paper
 _SMALL = [

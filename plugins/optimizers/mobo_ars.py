@@ -44,10 +44,17 @@ from botorch.utils.sampling import sample_simplex
 from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
-from core.interfaces.agent import Agent, Environment
-from core.interfaces.optimizer import KnownObjectives, Problem
-from core.log_ehvi import LogExpectedHypervolumeImprovement
-from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate, ignore_jitter_warnings
+from core.api import (
+    DTYPE,
+    Agent,
+    Environment,
+    KnownObjectives,
+    LogExpectedHypervolumeImprovement,
+    ModelBasedOptimizer,
+    Problem,
+    Surrogate,
+    ignore_jitter_warnings,
+)
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")

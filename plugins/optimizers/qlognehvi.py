@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
-from core.surrogate import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
+from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
 
 
 class QLogNEHVI(AcquisitionOptimizer):

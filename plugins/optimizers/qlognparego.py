@@ -8,7 +8,7 @@ from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.models.model import Model
 from botorch.utils.sampling import sample_simplex
 
-from core.surrogate import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
+from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
 from plugins.optimizers.qlognehvi import x_pending
 
 

@@ -38,8 +38,7 @@ import pytorch_lightning as pl
 import torch
 from torch import fx, nn
 
-from core.interfaces.compressor import Compressor
-from core.surgery import PruneGroup, find_prune_groups_cached, prune_to
+from core.api import Compressor, PruneGroup, find_prune_groups_cached, prune_to
 
 log = logging.getLogger(__name__)
 
