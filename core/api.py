@@ -22,8 +22,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.datamodule import ArrayDataModule
-    from core.deployed_layout import DatasetInput, copy_back
     from core.errors import (
         ConfigError,
         DatasetError,
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
         TrialDiverged,
         TrialTimeout,
     )
-    from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8, from_prepared, prepare
     from core.interfaces.agent import Agent, Environment
     from core.interfaces.compressor import Compressor
     from core.interfaces.dataset import DatasetPlugin
@@ -43,31 +40,8 @@ if TYPE_CHECKING:
     from core.interfaces.model import ModelFactory
     from core.interfaces.optimizer import KnownObjectives, Optimizer, Problem
     from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-    from core.log_ehvi import LogExpectedHypervolumeImprovement
     from core.plugins import discover, instantiate
-    from core.surgery import (
-        PruneGroup,
-        find_prune_groups,
-        find_prune_groups_cached,
-        keep_count,
-        prune_by_fraction,
-        prune_group_channels,
-        prune_to,
-    )
-    from core.surrogate import (
-        DTYPE,
-        AcquisitionOptimizer,
-        ModelBasedOptimizer,
-        Surrogate,
-        fit_gp,
-        ignore_jitter_warnings,
-        mc_sampler,
-    )
-    from core.tflm_planner import Buffer, plan
-    from core.tflm_runtime import arena_use, convert_int8, require_tflm
-    from core.training import LitClassifier
-    from core.weight_init import init_weights
-    from core.workers import (
+    from core.search.executor_support import (
         available_cpus,
         check_count,
         default_threads,
@@ -76,6 +50,26 @@ if TYPE_CHECKING:
         limit_threads,
         thread_env,
     )
+    from core.search.log_ehvi import LogExpectedHypervolumeImprovement
+    from core.search.surrogate import (
+        DTYPE,
+        AcquisitionOptimizer,
+        ModelBasedOptimizer,
+        Surrogate,
+        fit_gp,
+        ignore_jitter_warnings,
+        mc_sampler,
+    )
+    from core.tflm.planner import Buffer, plan
+    from core.tflm.runtime import arena_use, convert_int8, require_tflm
+    from core.trial.datamodule import ArrayDataModule
+    from core.trial.deployed_layout import DatasetInput, copy_back
+    from core.trial.int8 import Int8Model, calibrated_int8, from_prepared, prepare
+    from core.trial.int8_quantizer import OBSERVERS, Int8Scheme
+    from core.trial.prune_groups import PruneGroup, find_prune_groups, find_prune_groups_cached, prune_group_channels
+    from core.trial.surgery import keep_count, prune_by_fraction, prune_to
+    from core.trial.training import LitClassifier
+    from core.trial.weight_init import init_weights
 
 # the module that defines each name, imported when the name is first used
 _SOURCES: dict[str, tuple[str, ...]] = {
@@ -91,23 +85,22 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "core.errors": (
         "ConfigError", "DatasetError", "PluginError", "RunDirError", "TinymooError", "TrialDiverged", "TrialTimeout",
     ),
-    "core.datamodule": ("ArrayDataModule",),
-    "core.training": ("LitClassifier",),
-    "core.weight_init": ("init_weights",),
-    "core.surrogate": (
+    "core.trial.datamodule": ("ArrayDataModule",),
+    "core.trial.training": ("LitClassifier",),
+    "core.trial.weight_init": ("init_weights",),
+    "core.search.surrogate": (
         "DTYPE", "AcquisitionOptimizer", "ModelBasedOptimizer", "Surrogate", "fit_gp", "ignore_jitter_warnings",
         "mc_sampler",
     ),
-    "core.log_ehvi": ("LogExpectedHypervolumeImprovement",),
-    "core.int8": ("OBSERVERS", "Int8Model", "Int8Scheme", "calibrated_int8", "from_prepared", "prepare"),
-    "core.deployed_layout": ("DatasetInput", "copy_back"),
-    "core.surgery": (
-        "PruneGroup", "find_prune_groups", "find_prune_groups_cached", "keep_count", "prune_by_fraction",
-        "prune_group_channels", "prune_to",
-    ),
-    "core.tflm_planner": ("Buffer", "plan"),
-    "core.tflm_runtime": ("arena_use", "convert_int8", "require_tflm"),
-    "core.workers": (
+    "core.search.log_ehvi": ("LogExpectedHypervolumeImprovement",),
+    "core.trial.int8_quantizer": ("OBSERVERS", "Int8Scheme"),
+    "core.trial.int8": ("Int8Model", "calibrated_int8", "from_prepared", "prepare"),
+    "core.trial.deployed_layout": ("DatasetInput", "copy_back"),
+    "core.trial.prune_groups": ("PruneGroup", "find_prune_groups", "find_prune_groups_cached", "prune_group_channels"),
+    "core.trial.surgery": ("keep_count", "prune_by_fraction", "prune_to"),
+    "core.tflm.planner": ("Buffer", "plan"),
+    "core.tflm.runtime": ("arena_use", "convert_int8", "require_tflm"),
+    "core.search.executor_support": (
         "available_cpus", "check_count", "default_threads", "failed_result", "hard_deadline", "limit_threads",
         "thread_env",
     ),

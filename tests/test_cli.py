@@ -43,7 +43,7 @@ def test_end_to_end_four_trials(tmp_path) -> None:
     done = [r for r in rows if r["status"] == "complete"]
     ref = summary["reference_point"]
     y = np.array([[float(r[k]) / ref[k] for k in summary["objectives"]] for r in done])
-    from core.pareto import hypervolume
+    from core.search.pareto import hypervolume
 
     assert summary["hypervolume"] == pytest.approx(hypervolume(y, [1.0] * 4))
     assert summary["wall_time_s"] > 0

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.export import c_array, main
-from core.search import Search
+from core.search.loop import Search
+from core.tflm.export import c_array, main
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_export_of_a_non_run_directory_is_a_clear_error(tmp_path: Path, capsys) 
 
 
 def test_measure_reports_the_real_runtime_next_to_the_estimate(run_dir: Path) -> None:
-    from core.measure import main as measure_main
+    from core.tflm.measure import main as measure_main
 
     assert measure_main([str(run_dir)]) == 0
     records = json.loads((run_dir / "measure.json").read_text())

@@ -8,14 +8,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from core.evaluate import evaluate_trial
 from core.interfaces import Compressor
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialSpec, TrialStatus
-from core.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
 from core.plugins import instantiate
-from core.search import reference_point
-from core.space import SearchSpace
+from core.search.checks import reference_point
+from core.search.space import SearchSpace
+from core.trial.evaluate import evaluate_trial
+from core.trial.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
 from plugins.agents.ars import ARS
 from plugins.optimizers.mobo_ars import MoboArs
 

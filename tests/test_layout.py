@@ -11,8 +11,6 @@ import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 CORE, PLUGINS = REPO / "core", REPO / "plugins"
 MAX_CORE_MODULES_FOR_PLUGINS = 4
@@ -71,7 +69,6 @@ def test_every_api_name_resolves():
     assert set(api.__all__) == set(api._MODULE_OF), "core.api.__all__ and the names it imports differ"
 
 
-@pytest.mark.xfail(reason="issue 15 splits core/search.py, core/int8.py, core/surgery.py next", strict=True)
 def test_no_module_is_too_long():
     long = {
         str(p.relative_to(REPO)): n

@@ -23,7 +23,7 @@ def _search(tmp_path: Path, *overrides: str) -> Path:
     from hydra import compose, initialize_config_module
 
     from core.plugins import register_search_path_plugin
-    from core.search import Search
+    from core.search.loop import Search
 
     register_search_path_plugin()
     with initialize_config_module(config_module="conf", version_base="1.3"):
@@ -36,7 +36,7 @@ def _search(tmp_path: Path, *overrides: str) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", ["quickstart", "quickstart_timeseries"])
 def test_every_exported_pareto_model_predicts_like_the_scored_int8_model(tmp_path: Path, experiment: str) -> None:
-    from core.export import main
+    from core.tflm.export import main
 
     run_dir = _search(tmp_path, f"experiment={experiment}")
     assert main([str(run_dir)]) == 0

@@ -19,12 +19,13 @@ from omegaconf import OmegaConf
 from torch import nn
 from torchao.quantization.pt2e import disable_fake_quant, disable_observer, move_exported_model_to_eval
 
-from core.checkpoint import load_float, load_int8
-from core.deployed_layout import DatasetInput
-from core.evaluate import evaluate_trial, quiet_lightning
-from core.int8 import Int8Model, Int8Scheme
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.training import LitClassifier, accuracy
+from core.trial.checkpoint import load_float, load_int8
+from core.trial.deployed_layout import DatasetInput
+from core.trial.evaluate import evaluate_trial, quiet_lightning
+from core.trial.int8 import Int8Model
+from core.trial.int8_quantizer import Int8Scheme
+from core.trial.training import LitClassifier, accuracy
 from plugins.compressors.prune_structured import StructuredPruning
 from plugins.compressors.quant_qat import Int8QuantizationAwareTraining
 from plugins.datasets.digits import Digits
@@ -36,7 +37,7 @@ QAT_TARGET = "plugins.compressors.quant_qat.Int8QuantizationAwareTraining"
 
 
 def _quantized(model: nn.Module) -> bool:
-    """The int8 model of core.int8: a converted graph with int8 quantize/dequantize ops around every layer."""
+    """The int8 model of core.trial.int8: a converted graph with int8 quantize/dequantize ops around every layer."""
     if not isinstance(model, Int8Model):
         return False
     ops = [str(n.target) for n in model.graph.graph.nodes if n.op == "call_function"]
@@ -54,7 +55,7 @@ def _float_only(model: nn.Module) -> bool:
 def _fit(
     compressors: list[Any], epochs: int, seed: int = 0, limit_train_batches: float | int = 1.0, extra=()
 ) -> tuple[LitClassifier, pl.LightningDataModule]:
-    """Train SmallCNN on digits with the compressors' callbacks, configured as ``core.evaluate`` does."""
+    """Train SmallCNN on digits with the compressors' callbacks, configured as ``core.trial.evaluate`` does."""
     quiet_lightning()
     pl.seed_everything(seed, workers=True, verbose=False)
     ds = Digits()
@@ -353,7 +354,7 @@ def test_pruning_after_qat_started_fails_the_trial(tmp_path) -> None:
 def test_qat_trial_exports_to_tflm_with_the_torch_int8_accuracy(trials) -> None:
     pytest.importorskip("litert_torch")
     pytest.importorskip("tflite_micro")
-    from core.export import export_trial
+    from core.tflm.export import export_trial
 
     assert trials["qat"].status == TrialStatus.COMPLETE, trials["qat"].error
     record = export_trial(trials["qat_dir"], 0)

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.report import (
     group_runs,
@@ -24,8 +23,9 @@ from core.report import (
     write_outputs,
 )
 from core.report import main as report_main
-from core.search import Search
-from core.store import Store
+from core.search.loop import Search
+from core.search.store import Store
+from core.trial.evaluate import evaluate_trial
 
 FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
 FAKE = ("search.progress=false", "logger=none", "optimizer=sobol")  # with fake_evaluate: no training

@@ -16,7 +16,7 @@ import pytest
 
 from core.report import write_outputs
 from core.report.html_page import render_html
-from core.store import Store
+from core.search.store import Store
 from tests.test_report import fake_run
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)

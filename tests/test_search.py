@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from core.errors import ConfigError
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialStatus
-from core.search import Search
-from core.store import Store
+from core.search.loop import Search
+from core.search.store import Store
+from core.trial.evaluate import evaluate_trial
 from tests.conftest import REPO, wait_for_finished
 
 FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none")

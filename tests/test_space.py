@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.space import Parameter, SearchSpace
+from core.search.space import Parameter, SearchSpace
 
 floats01 = st.floats(0.0, 1.0, allow_nan=False)
 

@@ -7,7 +7,7 @@ Every run directory gets (:func:`write_outputs`, called by the search when it en
   panel plots one pair, the diagonal a histogram of one objective; feasible, infeasible and Pareto-optimal
   trials are drawn differently, the reference point (board budgets) is dotted;
 * ``hypervolume.png``: hypervolume against trial number and, beside it, against wall-clock time (with the
-  workers' utilisation; see :mod:`core.timeline`);
+  workers' utilisation; see :mod:`core.search.timeline`);
 * ``report.html``: an interactive, fully offline plotly page (parallel coordinates, scatter matrix, the Pareto
   set as a table; see :mod:`core.report.html_page`). Skipped with a warning if it fails, so a search always ends with
   its other reports.

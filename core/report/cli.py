@@ -10,7 +10,7 @@ from pathlib import Path
 from core.report.comparison import find_run_dirs, write_comparison
 from core.report.summary import write_outputs
 from core.report.table import print_comparison
-from core.store import STORE_NAME, Store
+from core.search.store import STORE_NAME, Store
 
 
 def main(argv: list[str] | None = None) -> int:

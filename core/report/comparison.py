@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.interfaces.trial import TrialStatus
-from core.pareto import OBJECTIVES
 from core.report.display import short_optimizer
 from core.report.fronts import pareto_results
-from core.store import STORE_NAME, Store
-from core.timeline import hypervolume_history
-from core.timeline import pyplot as _pyplot
+from core.search.pareto import OBJECTIVES
+from core.search.store import STORE_NAME, Store
+from core.search.timeline import hypervolume_history
+from core.search.timeline import pyplot as _pyplot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.interfaces.trial import TrialResult, TrialStatus
-from core.pareto import hypervolume, normalize, pareto_mask
+from core.search.pareto import hypervolume, normalize, pareto_mask
 
 
 def pareto_results(results: list[TrialResult], objectives: list[str], ref: dict[str, float]) -> list[TrialResult]:

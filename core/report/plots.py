@@ -10,7 +10,7 @@ import numpy as np
 
 from core.interfaces.trial import TrialResult, TrialStatus
 from core.report.display import display_label, display_value, objective_value
-from core.timeline import pyplot as _pyplot
+from core.search.timeline import pyplot as _pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from core.interfaces.trial import TrialResult
-from core.pareto import OBJECTIVES
 from core.report.display import short_optimizer
 from core.report.fronts import infeasible_front, pareto_results
 from core.report.plots import plot_pareto
-from core.store import Store
-from core.timeline import Timeline, hypervolume_history, load_timeline, plot_hypervolume
+from core.search.pareto import OBJECTIVES
+from core.search.store import Store
+from core.search.timeline import Timeline, hypervolume_history, load_timeline, plot_hypervolume
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
 3. train each agent (a copy of the configured ``agent``, e.g. ARS) for ``iterations`` updates on a surrogate
    walk: the state is the current point (optionally with the posterior mean and std), an action is a bounded
    step ``max_step * tanh(a)`` in the unit cube, and the reward of a step is the acquisition value of the new
-   point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.log_ehvi`; the default),
+   point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.search.log_ehvi`; the default),
    ``ei`` = MC log expected improvement (qLogEI) of an augmented Chebyshev scalarization under the agent's own
    random simplex weights, over the best scalarized observation (ParEGO; the paper), or ``nehvi`` = qLogNEHVI;
 4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory, and
@@ -130,7 +130,7 @@ class MoboArs(ModelBasedOptimizer):
             Cheap trials then get cheap proposals; with trials of minutes it never binds.
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
-            (:class:`core.surrogate.CostInputs`).
+            (:class:`core.search.surrogate.CostInputs`).
     """
 
     def __init__(

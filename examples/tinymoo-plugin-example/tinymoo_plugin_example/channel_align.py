@@ -10,7 +10,7 @@ group ends on a multiple of ``multiple``:
 
     python -m core.run compressor=[prune_structured,simd_align,quant_int8] compressor.align.multiple=8
 
-It uses tinymoo's channel surgery (:mod:`core.surgery`): channels that meet in a residual add, pass through a
+It uses tinymoo's channel surgery (:mod:`core.trial.prune_groups`): channels that meet in a residual add, pass through a
 depthwise conv or are gated by a squeeze-excite multiply are one group and shrink together, so the aligned model
 is a smaller dense network that the cost model and the exporter see as is.
 
