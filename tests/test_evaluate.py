@@ -71,7 +71,7 @@ def test_exception_becomes_failed_result(make_cfg, tmp_path) -> None:
 
 
 def test_nan_loss_becomes_failed_result(make_cfg, tmp_path) -> None:
-    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"trainer.lr": 1e30}))
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"optim.lr": 1e30}))
     assert result.status == TrialStatus.FAILED
     assert result.error.startswith("TrialDiverged: training loss became")
 

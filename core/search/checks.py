@@ -6,7 +6,11 @@ reference point, and a dry run of the data, the model and the board's cost model
 
 from __future__ import annotations
 
+import difflib
+import inspect
+
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,7 +18,7 @@ from core.errors import ConfigError, DatasetError, TinymooError
 from core.interfaces import DatasetPlugin, HardwareTarget, ModelFactory
 from core.plugins import instantiate
 from core.search.space import SearchSpace
-from core.trial.training import Alarm, alarm
+from core.trial.training import TRIAL_TRAINER_ARGS, Alarm, alarm
 
 
 def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -38,13 +42,31 @@ def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = Fa
 
 
 def check_trainer(cfg: DictConfig) -> None:
-    """The trainer settings every trial reads, checked once before the first trial."""
+    """The training settings every trial reads (``trainer``, ``optim``, ``data``), checked once before the first
+    trial. ``trainer`` goes to ``pytorch_lightning.Trainer`` as it is, so each of its keys must be an argument of
+    it that a trial does not set itself."""
+    accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in cfg.trainer:
+        if key in TRIAL_TRAINER_ARGS:
+            raise ConfigError(
+                f"trainer.{key}",
+                "is set by tinymoo for every trial, so the trainer config must not set it",
+                hint=f"Remove trainer.{key}.",
+            )
+        if key not in accepted:
+            near = difflib.get_close_matches(str(key), sorted(accepted), n=1)
+            raise ConfigError(
+                f"trainer.{key}",
+                "is not an argument of pytorch_lightning.Trainer (the trainer config holds only those; the learning "
+                "rate and weight decay are optim.lr and optim.weight_decay, the batch size is data.batch_size)",
+                hint=f"Did you mean trainer.{near[0]}?" if near else None,
+            )
     config_int(cfg, "trainer.max_epochs", 1)
-    config_int(cfg, "trainer.batch_size", 1)
+    config_int(cfg, "data.batch_size", 1)
     if OmegaConf.select(cfg, "trainer.check_val_every_n_epoch") is not None:
         config_int(cfg, "trainer.check_val_every_n_epoch", 1)
-    config_number(cfg, "trainer.lr", 0.0, above=True)
-    config_number(cfg, "trainer.weight_decay", 0.0)
+    config_number(cfg, "optim.lr", 0.0, above=True)
+    config_number(cfg, "optim.weight_decay", 0.0)
     config_number(cfg, "trainer.gradient_clip_val", 0.0, optional=True)
     limit = OmegaConf.select(cfg, "trainer.limit_train_batches")
     if limit is not None and not (
@@ -78,7 +100,7 @@ def check_data(cfg: DictConfig, dataset: DatasetPlugin, limit: float) -> None:
     timer = Alarm()
     try:
         with alarm(limit, "loading the dataset") as timer:
-            dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
+            dataset.datamodule(batch_size=int(cfg.data.batch_size), seed=int(cfg.seed))
     except Exception as exc:
         if timer.fired is not None:  # the TrialTimeout itself, or a library's error wrapping it
             raise ConfigError(

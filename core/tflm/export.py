@@ -66,7 +66,7 @@ def export_trial(run_dir: Path, trial_id: int) -> dict[str, Any]:
     cfg = OmegaConf.create(manifest["config"])
     model = load_float(out, cfg)
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")
-    dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
+    dm = dataset.datamodule(batch_size=int(cfg.data.batch_size), seed=int(cfg.seed))
     shape = tuple(dataset.input_shape)
     if "int8" in manifest:  # the int8 graph the trial scored: its saved ranges, nothing calibrated again
         int8 = load_int8(out, cfg, manifest["int8"], model)

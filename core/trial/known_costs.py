@@ -59,7 +59,7 @@ def architecture_cost(
 class KnownCosts:
     """The exact cost objectives of any point of a search space, for optimizers (implements ``KnownObjectives``).
 
-    Costs are cached twice: by the point's architecture parameters (training parameters such as ``trainer.lr``
+    Costs are cached twice: by the point's architecture parameters (training parameters such as ``optim.lr``
     never change a cost) and by the restructured model's shapes (many pruning fractions keep the same channel
     counts), so a surrogate walk that visits thousands of points costs each distinct architecture once.
 
