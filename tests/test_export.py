@@ -14,18 +14,11 @@ from core.tflm.export import c_array, main
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    from hydra import compose, initialize_config_module
-
-    from core.plugins import register_search_path_plugin
-
-    register_search_path_plugin()
-    overrides = [
+def run_dir(make_cfg, tmp_path_factory) -> Path:
+    cfg = make_cfg(
         "optimizer=sobol", "search.n_trials=3", "search.progress=false", "logger=none", "trainer.max_epochs=8",
         "~search_space.params.epochs",
-    ]  # fmt: skip
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    )  # fmt: skip
     out = tmp_path_factory.mktemp("export") / "run"
     Search(cfg, out, show_progress=False).run()
     return out

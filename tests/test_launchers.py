@@ -183,9 +183,6 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert multirun_main([]) == 2
 
 
-def test_callback_is_registered() -> None:
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", return_hydra_config=True)
+def test_callback_is_registered(make_cfg) -> None:
+    cfg = make_cfg(return_hydra_config=True)
     assert cfg.hydra.callbacks.multirun_summary._target_ == "core.search.multirun.MultirunSummary"

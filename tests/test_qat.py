@@ -269,23 +269,14 @@ def _fake_quants(model: nn.Module) -> list[Any]:
     return [m for m in model.modules() if isinstance(m, FakeQuantizeBase)]
 
 
-def _trial(run_dir: Path, compressors: str, *overrides: str) -> TrialResult:
-    from hydra import compose, initialize_config_module
-
-    from core.plugins import register_search_path_plugin
-
-    register_search_path_plugin()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(
-            config_name="config",
-            overrides=[f"compressor=[{compressors}]", "trainer.max_epochs=3", "seed=0", "logger=none", *overrides],
-        )
+def _trial(make_cfg: Any, run_dir: Path, compressors: str, *overrides: str) -> TrialResult:
+    cfg = make_cfg(f"compressor=[{compressors}]", "trainer.max_epochs=3", "seed=0", "logger=none", *overrides)
     spec = TrialSpec(0, [0.5], {}, OmegaConf.to_container(cfg, resolve=True), str(run_dir))
     return evaluate_trial(spec)
 
 
 @pytest.fixture(scope="module")
-def trials(tmp_path_factory) -> dict[str, Any]:
+def trials(make_cfg, tmp_path_factory) -> dict[str, Any]:
     """The same 3-epoch trial (seed 0, pruning at epoch 2) with post-training int8 and with QAT from epoch 2."""
     captured: list[nn.Module] = []
     apply = Int8QuantizationAwareTraining.apply
@@ -296,11 +287,11 @@ def trials(tmp_path_factory) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     out["ptq_dir"] = tmp_path_factory.mktemp("ptq")
-    out["ptq"] = _trial(out["ptq_dir"], "prune_structured,quant_int8")
+    out["ptq"] = _trial(make_cfg, out["ptq_dir"], "prune_structured,quant_int8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Int8QuantizationAwareTraining, "apply", spy)
         out["qat_dir"] = tmp_path_factory.mktemp("qat")
-        out["qat"] = _trial(out["qat_dir"], "prune_structured,quant_qat")
+        out["qat"] = _trial(make_cfg, out["qat_dir"], "prune_structured,quant_qat")
     out["qat_int8"] = captured
     return out
 
@@ -339,8 +330,9 @@ def test_qat_trial_is_at_least_as_accurate_as_post_training_int8(trials) -> None
 
 
 @pytest.mark.slow
-def test_pruning_after_qat_started_fails_the_trial(tmp_path) -> None:
+def test_pruning_after_qat_started_fails_the_trial(make_cfg, tmp_path) -> None:
     result = _trial(
+        make_cfg,
         tmp_path,
         "prune_structured,quant_qat",
         "compressor.quant.start_fraction=0.0",

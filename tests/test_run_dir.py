@@ -19,9 +19,7 @@ from core.interfaces.trial import TrialStatus
 from core.search.loop import Search
 from core.search.run_dir import LOCK_NAME, RunLock
 from core.search.store import Store
-from tests.conftest import REPO, run_cli, wait_for_finished
-
-FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
+from tests.conftest import FAST, REPO, run_cli, wait_for_finished
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -30,13 +28,10 @@ def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
+def finished(make_cfg, tmp_path_factory) -> Path:
     """A finished 2-trial search (copied by each test that damages or resumes it)."""
-    from hydra import compose, initialize_config_module
-
     run_dir = tmp_path_factory.mktemp("finished")
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        Search(compose(config_name="config", overrides=[*FAST, "search.n_trials=2"]), run_dir).run()
+    Search(make_cfg(*FAST, "search.n_trials=2"), run_dir).run()
     return run_dir
 
 
