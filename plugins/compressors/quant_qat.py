@@ -2,7 +2,8 @@
 
 From epoch ``round(start_fraction * max_epochs)`` on, a callback trains the model through fake int8 quantization:
 the model in its deployed form, captured and prepared with torchao's ``prepare_qat_pt2e`` and the quantizer of
-``compressor=quant_int8`` (:mod:`core.trial.int8`: per-channel symmetric int8 weights, per-tensor affine int8
+``compressor=quant_int8`` (:func:`core.trial.int8_quantizer.int8_quantizer` with a QAT
+:class:`~core.trial.int8_quantizer.Int8Scheme`: per-channel symmetric int8 weights, per-tensor affine int8
 activations, conv-BatchNorm fused, moving min/max ranges); gradients pass the rounding straight through.
 
 A 2-D model's QAT graph trains the model's own parameter tensors. A 1-D model is trained as its 2-D form (height
