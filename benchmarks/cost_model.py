@@ -1,7 +1,7 @@
 """Benchmark: the TFLM cost model's estimate against the real toolchain, per net of the test zoo.
 
 For every net of ``tests/tflm_zoo.py``: the time of one ``TflmTarget.cost`` call (the search's fast path, on the
-float model), the time to quantize the model (:mod:`core.int8`), lower it with litert-torch and allocate it in the
+float model), the time to quantize the model (:mod:`core.trial.int8`), lower it with litert-torch and allocate it in the
 TFLite-Micro interpreter (what ``hw.measure=tflm`` would cost), and estimate/TFLM ratios of the arena head, the
 persistent tail and the .tflite size. The estimate uses the host build's settings (reference kernels, 8-byte
 pointers) so it is comparable with the host interpreter.
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from benchmarks.machine import machine_info
-from core.tflm_runtime import NotInt8Error, arena_use, convert_int8
+from core.tflm.runtime import NotInt8Error, arena_use, convert_int8
 from plugins.hw.tflm import TflmTarget
 from tests.tflm_zoo import ZOO
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.cost_model_fit        # converts every zoo net (about 2 minutes), prints the constants
 
-Each net is converted the way ``core.export`` converts a trial (:func:`core.tflm_runtime.convert_int8`). What the
+Each net is converted the way ``core.tflm.export`` converts a trial (:func:`core.tflm.runtime.convert_int8`). What the
 lowering knows exactly (weights, biases, per-channel quantization parameters, small constants) is subtracted from
 the .tflite's size; the rest is fitted, by non-negative least squares on the relative error, as a fixed size, one
 size per op (by op type) and one per distinct op type (its operator code). Op types of one kind share a size
@@ -24,7 +24,7 @@ SET = {"HARD_SWISH": 150}
 
 def measure() -> list[dict[str, object]]:
     """Per zoo net: its lowered op list, the exactly known bytes and the real .tflite size."""
-    from core.tflm_runtime import convert_int8
+    from core.tflm.runtime import convert_int8
     from plugins.hw.tflite_lowering import lower
     from plugins.hw.tflm import flatbuffer_bytes
     from tests.tflm_zoo import ZOO

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.pareto import hypervolume
+from core.search.pareto import hypervolume
 
 DTYPE = torch.double
 

@@ -1,4 +1,4 @@
-"""Benchmark: the quickstart (`python -m core.run`, 20 Sobol trials on digits / stm32f4) for several seeds.
+"""Benchmark: the quickstart (`python -m core.run`, 20 mobo_ars trials on digits / stm32f4) for several seeds.
 
 Usage: ``python -m benchmarks.quickstart [--seeds 0 1 2]``; writes ``benchmarks/results/quickstart.json`` and
 prints a markdown table.

@@ -28,7 +28,7 @@ What is measured, from each run's store (``trials.db``) after the search:
   store to the end of the last trial; excludes Python and hydra start-up), and ``trials_per_hour_incl_startup``:
   over the subprocess's whole wall time.
 * ``utilisation``: busy trial-seconds / (workers * span), a trial busy from its ``started_at`` to its
-  ``finished_at`` (:meth:`core.store.Store.timings`) and the span from the first start to the last finish (as
+  ``finished_at`` (:meth:`core.search.store.Store.timings`) and the span from the first start to the last finish (as
   ``summary.json``'s ``worker_utilisation``, which is copied as ``summary_worker_utilisation`` when present).
   A trial's ``started_at`` is its dispatch, so a worker's start-up (spawn, imports) counts as busy time of its
   first trial; ``utilisation_in_trial`` counts only the time measured inside the workers (``duration_s``), and
@@ -75,7 +75,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.timeline import worker_utilisation
+from core.search.timeline import worker_utilisation
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "scaling.json"
@@ -237,7 +237,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     """Everything measured from a finished run's store (and ``summary.json``)."""
     from core.interfaces.trial import TrialStatus
     from core.report import front_hypervolume
-    from core.store import STORE_NAME, Store
+    from core.search.store import STORE_NAME, Store
 
     db = run_dir / STORE_NAME
     with Store(db) as store:

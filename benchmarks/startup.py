@@ -7,14 +7,14 @@ and the minimum. The measurements:
 * ``import_interfaces``: ``python -c "import core.interfaces"`` (what every plugin module imports).
 * ``worker_ready``: what a ``executor=process`` worker imports before it can receive a trial: the module of its
   target (``plugins.executors.process``, unpickled by ``multiprocessing``'s spawn) and torch (``limit_threads``).
-* ``worker_trial_imports``: the same plus ``core.evaluate``, which unpickling the trial function
-  ``core.evaluate.evaluate_trial`` imports before the first real trial can start.
+* ``worker_trial_imports``: the same plus ``core.trial.evaluate``, which unpickling the trial function
+  ``core.trial.evaluate.evaluate_trial`` imports before the first real trial can start.
 * ``cli_help`` / ``cli_cfg_job``: ``python -m core.run --help`` and ``python -m core.run --cfg job`` (composes the
   quickstart config and prints it; no search).
 * ``executor_first_result``: in a process that has already imported the executor, the time from constructing a
   one-worker :class:`plugins.executors.process.ProcessExecutor` to the first result of :func:`trivial_trial`
   (spawn, the worker's imports, one trial). ``executor_first_result_machinery`` does the same with
-  :func:`machinery_trial`, which imports ``core.evaluate`` first, as the real trial function's unpickling does.
+  :func:`machinery_trial`, which imports ``core.trial.evaluate`` first, as the real trial function's unpickling does.
   Both also time a second trial and a second ``map`` call on the same executor and record the worker's pid, to
   show that the worker stays warm between trials and batches.
 
@@ -47,11 +47,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "startup.json"
 WATCHED = ("pytorch_lightning", "lightning", "torch", "botorch")
 
-WORKER_READY = "import plugins.executors.process\nfrom core.workers import limit_threads\nlimit_threads(1)\n"
+WORKER_READY = (
+    "import plugins.executors.process\nfrom core.search.executor_support import limit_threads\nlimit_threads(1)\n"
+)
 IMPORTS: dict[str, list[str]] = {
     "import_interfaces": ["-c", "import core.interfaces"],
     "worker_ready": ["-c", WORKER_READY],
-    "worker_trial_imports": ["-c", WORKER_READY + "import core.evaluate\n"],
+    "worker_trial_imports": ["-c", WORKER_READY + "import core.trial.evaluate\n"],
 }
 CLI: dict[str, list[str]] = {
     "cli_help": ["-m", "core.run", "--help"],
@@ -67,8 +69,8 @@ def trivial_trial(spec: TrialSpec) -> TrialResult:
 
 
 def machinery_trial(spec: TrialSpec) -> TrialResult:
-    """Imports the real trial machinery (``core.evaluate``, as unpickling ``evaluate_trial`` does), then returns."""
-    import core.evaluate  # noqa: F401
+    """Imports the real trial machinery (``core.trial.evaluate``, as unpickling ``evaluate_trial`` does); returns."""
+    import core.trial.evaluate  # noqa: F401
 
     return trivial_trial(spec)
 

@@ -6,7 +6,7 @@ Usage::
     python -m benchmarks.tinyml --tasks digits --methods sobol mobo_ars --seeds 0 --budget 12 --out-dir /tmp/b
     python -m benchmarks.tinyml --report-only                             # rewrite .md/.png from the JSON
 
-**Tasks** (:data:`TASKS`, all offline, through :class:`core.search.Search` exactly as ``python -m core.run``):
+**Tasks** (:data:`TASKS`, all offline, through :class:`core.search.loop.Search` exactly as ``python -m core.run``):
 
 * ``digits``: scikit-learn digits (1 x 8 x 8, 10 classes), 2-D ``small_cnn``, STM32F4, the quickstart space;
 * ``basic_motions``: aeon's BasicMotions IMU set (6 x 100, 4 classes), 1-D ``small_cnn``, ESP32;
@@ -93,7 +93,7 @@ TASKS: dict[str, Task] = {
             "model.conv_dim=1",
             "hw=nrf52840",
             "search_space=quickstart_timeseries",
-            "trainer.batch_size=32",
+            "data.batch_size=32",
             "trainer.max_epochs=20",
         ),
         "OSULeaf 1x427, 1-D small_cnn, nrf52840, 20 epochs",
@@ -107,7 +107,7 @@ TASKS: dict[str, Task] = {
             "model.conv_dim=1",
             "hw=nrf52840",
             "search_space=quickstart_timeseries",
-            "trainer.batch_size=16",
+            "data.batch_size=16",
             "trainer.max_epochs=20",
         ),
         "ArrowHead 1x251, 1-D small_cnn, nrf52840, 20 epochs (tuning)",
@@ -121,7 +121,7 @@ TASKS: dict[str, Task] = {
             "model.conv_dim=1",
             "hw=esp32",
             "search_space=quickstart_timeseries",
-            "trainer.batch_size=32",
+            "data.batch_size=32",
             "trainer.max_epochs=15",
         ),
         "JapaneseVowels 12x29, 1-D small_cnn, esp32, 15 epochs (tuning)",
@@ -151,10 +151,10 @@ def task_reference(task: str) -> dict[str, float]:
     """The task's reference point by the rule of the module docstring (deterministic; costs in bytes and MACs)."""
     from scipy.stats import qmc
 
-    from core.known_costs import KnownCosts, cost_objectives
     from core.plugins import instantiate
-    from core.search import reference_point
-    from core.space import SearchSpace
+    from core.search.checks import reference_point
+    from core.search.space import SearchSpace
+    from core.trial.known_costs import KnownCosts, cost_objectives
 
     cfg = compose_config(base_overrides(task))
     space = SearchSpace.from_config(cfg.search_space.get("params"), cfg)
@@ -198,9 +198,9 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
         The run's record: HV after every trial (normalized objectives, reference all ones), the elapsed wall time
         after every trial, proposal and trial times, counts.
     """
-    from core.evaluate import evaluate_trial
     from core.interfaces.trial import TrialResult, TrialSpec
-    from core.search import Search
+    from core.search.loop import Search
+    from core.trial.evaluate import evaluate_trial
 
     start = time.perf_counter()
     overrides = run_overrides(spec)

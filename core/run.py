@@ -15,9 +15,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from core.errors import TinymooError
-from core.multirun import failed_jobs, record_failed_job
-from core.overrides import check_overrides
 from core.plugins import register_search_path_plugin
+from core.search.multirun import failed_jobs, record_failed_job
+from core.search.overrides import check_overrides
 
 log = logging.getLogger("tinymoo")
 register_search_path_plugin()
@@ -26,7 +26,7 @@ register_search_path_plugin()
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run one search in Hydra's output directory; returns its final hypervolume (for sweepers)."""
-    from core.search import Search
+    from core.search.loop import Search
 
     hc = HydraConfig.get()
     for note in pin_overridden_params(cfg, list(hc.overrides.task)):
@@ -37,7 +37,7 @@ def main(cfg: DictConfig) -> float:
         if hc.verbose:
             raise
         print(f"tinymoo: error: {exc}", file=sys.stderr)
-        if hc.mode == RunMode.MULTIRUN:  # one bad job must not end the sweep (core.multirun records it)
+        if hc.mode == RunMode.MULTIRUN:  # one bad job must not end the sweep (core.search.multirun records it)
             record_failed_job(hc.runtime.output_dir, str(exc))
             return float("nan")
         sys.exit(2)
@@ -64,7 +64,7 @@ def pin_overridden_params(cfg: DictConfig, overrides: list[str]) -> list[str]:
 
 
 def cli() -> None:
-    """Console entry: check the overrides (:func:`core.overrides.check_overrides`), then hand over to Hydra.
+    """Console entry: check the overrides (:func:`core.search.overrides.check_overrides`), then hand over to Hydra.
 
     In a sweep (``-m``) the checks cover every comma-separated option, so a typo is refused before the first job;
     jobs refused for bad values run their course, and the sweep then exits 2.

@@ -18,16 +18,24 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
+# overrides that keep a search quick and quiet: one epoch, no progress bar, no logger
+FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
+
+
+@pytest.fixture(scope="session")
 def make_cfg() -> Callable[..., DictConfig]:
-    """Compose ``conf/config.yaml`` with overrides, exactly as ``python -m core.run`` would."""
+    """Compose ``conf/config.yaml`` with overrides, exactly as ``python -m core.run`` would.
+
+    ``make_cfg(*FAST, "search.n_trials=2")`` gives a quick search; ``return_hydra_config=True`` keeps the ``hydra``
+    node. Session-scoped, so module-scoped fixtures can compose too.
+    """
     from core.plugins import register_search_path_plugin
 
     register_search_path_plugin()
 
-    def _make(*overrides: str) -> DictConfig:
+    def _make(*overrides: str, return_hydra_config: bool = False) -> DictConfig:
         with initialize_config_module(config_module="conf", version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
+            return compose(config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
     return _make
 

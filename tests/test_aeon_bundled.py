@@ -12,8 +12,8 @@ from hydra.utils import instantiate
 
 from core.errors import ConfigError, DatasetError
 from core.interfaces.trial import TrialStatus
-from core.search import Search
-from core.store import Store
+from core.search.loop import Search
+from core.search.store import Store
 from plugins.datasets.aeon_bundled import AeonBundled
 
 BUNDLED = [

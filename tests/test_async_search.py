@@ -31,13 +31,13 @@ from core.errors import ConfigError
 from core.interfaces.executor import Executor
 from core.interfaces.optimizer import Optimizer
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.store import Store
+from core.search.store import Store
 from plugins.executors.process import ProcessExecutor
 from plugins.optimizers.random_search import RandomSearch
 from tests.fake_trials import fake_objectives
 
 # Light imports only at module level: every worker process imports this module to unpickle the trial function.
-# (core.search pulls in Lightning, ~10 s on a busy machine; the tests import it when they run.)
+# (core.search.loop pulls in Lightning, ~10 s on a busy machine; the tests import it when they run.)
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 FAST = ("search.progress=false", "logger=none", "optimizer=random")
@@ -210,7 +210,7 @@ def pool(request) -> tuple[str, Executor]:
 
 
 def _search(cfg, run_dir: Path, evaluate=alternating_evaluate) -> Any:
-    from core.search import Search
+    from core.search.loop import Search
 
     return Search(cfg, run_dir, evaluate=evaluate)
 
@@ -336,7 +336,7 @@ if __name__ == "__main__":  # the spawned workers re-import this file as __mp_ma
     from hydra import compose, initialize_config_module
 
     from core.plugins import register_search_path_plugin
-    from core.search import Search
+    from core.search.loop import Search
     from tests.test_async_search import alternating_evaluate
 
     register_search_path_plugin()

@@ -20,7 +20,7 @@ from benchmarks.problems import (
     HypervolumeTracker,
     SyntheticProblem,
 )
-from core.pareto import hypervolume
+from core.search.pareto import hypervolume
 
 REPO = Path(__file__).resolve().parents[1]
 

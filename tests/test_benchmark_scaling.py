@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from benchmarks import scaling
-from core.timeline import worker_utilisation
+from core.search.timeline import worker_utilisation
 
 
 def _run(label: str, tph: float, trace: list[list[float]], util: float = 0.9) -> dict[str, Any]:

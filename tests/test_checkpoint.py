@@ -10,9 +10,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from core.checkpoint import CheckpointError, load_float, load_int8, rebuild, save_float
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
+from core.trial.checkpoint import CheckpointError, load_float, load_int8, rebuild, save_float
+from core.trial.evaluate import evaluate_trial
 
 
 class _Payload:

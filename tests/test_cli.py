@@ -23,7 +23,7 @@ def test_end_to_end_four_trials(tmp_path) -> None:
     assert [int(r["trial_id"]) for r in rows] == [0, 1, 2, 3]
     for r in rows:
         assert r["status"] in ("complete", "infeasible", "failed")
-        for key in ("model.depth", "model.width", "trainer.lr", "compressor.prune.sparsity"):
+        for key in ("model.depth", "model.width", "optim.lr", "compressor.prune.sparsity"):
             assert r[key] != ""
         if r["status"] != "failed":
             assert 0.0 <= float(r["error"]) <= 1.0
@@ -43,7 +43,7 @@ def test_end_to_end_four_trials(tmp_path) -> None:
     done = [r for r in rows if r["status"] == "complete"]
     ref = summary["reference_point"]
     y = np.array([[float(r[k]) / ref[k] for k in summary["objectives"]] for r in done])
-    from core.pareto import hypervolume
+    from core.search.pareto import hypervolume
 
     assert summary["hypervolume"] == pytest.approx(hypervolume(y, [1.0] * 4))
     assert summary["wall_time_s"] > 0
@@ -79,7 +79,7 @@ def test_end_to_end_four_trials(tmp_path) -> None:
         (["+search.n_trail=5"], ["Config key 'search.n_trail': '+' adds a key that tinymoo never reads under 'search'",
                                  "Did you mean 'search.n_trials'?", "search.n_trials, search.objectives"]),
         (["-m", "serach.n_trials=3,4"], ["Config key 'serach.n_trials': does not exist"]),
-        (["trainer.lr=fast"], ["Config key 'trainer.lr': must be a number > 0, got 'fast' (str)"]),
+        (["optim.lr=fast"], ["Config key 'optim.lr': must be a number > 0, got 'fast' (str)"]),
         (["model.conv_dim=1"], ["Config key 'model': SmallCNN fails on the dataset's input of shape (1, 8, 8)",
                                 "conv_dim=1 needs inputs of rank 2", "model.conv_dim: 2 for images"]),
         (["+search_space.params.board.path=hw._target_", "+search_space.params.board.type=categorical",

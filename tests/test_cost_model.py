@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.tflm_planner import Buffer, plan
+from core.tflm.planner import Buffer, plan
 from plugins.hw.tflite_lowering import LoweringError, lower
 from plugins.hw.tflm import (
     FLATBUFFER_FIXED_BYTES,

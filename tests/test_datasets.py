@@ -20,8 +20,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from core.datamodule import ArrayDataModule
 from core.errors import ConfigError, DatasetError
+from core.trial.datamodule import ArrayDataModule
 from plugins.datasets.aeon_bundled import AeonBundled
 from plugins.datasets.cifar10 import Cifar10, crop_and_flip
 from plugins.datasets.daliac import DaLiAc

@@ -9,10 +9,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from core.errors import ConfigError, TrialTimeout
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
-from core.search import Search
-from core.training import alarm
+from core.search.loop import Search
+from core.trial.evaluate import evaluate_trial
+from core.trial.training import alarm
 from plugins.datasets.digits import Digits
 
 
@@ -37,14 +37,14 @@ def test_int8_accuracy_close_to_float_and_pruned(make_cfg, tmp_path) -> None:
 
 
 def test_the_saved_int8_model_is_the_scored_one(make_cfg, tmp_path) -> None:
-    """What core.export converts: the int8 graph rebuilt from the trial's files (no second calibration) has the
+    """What core.tflm.export converts: the int8 graph rebuilt from the trial's files (no second calibration) has the
     accuracy the trial scored, exactly, and the same outputs."""
     import json
 
-    from core.checkpoint import load_int8
     from core.interfaces import DatasetPlugin
     from core.plugins import instantiate
-    from core.training import accuracy
+    from core.trial.checkpoint import load_int8
+    from core.trial.training import accuracy
 
     cfg = make_cfg("model.depth=2", "model.width=8", "trainer.max_epochs=3")
     result = evaluate_trial(_spec(cfg, tmp_path))
@@ -71,7 +71,7 @@ def test_exception_becomes_failed_result(make_cfg, tmp_path) -> None:
 
 
 def test_nan_loss_becomes_failed_result(make_cfg, tmp_path) -> None:
-    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"trainer.lr": 1e30}))
+    result = evaluate_trial(_spec(make_cfg(), tmp_path, **{"optim.lr": 1e30}))
     assert result.status == TrialStatus.FAILED
     assert result.error.startswith("TrialDiverged: training loss became")
 

@@ -17,7 +17,7 @@ import pytest
 
 from core.interfaces.executor import Executor
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.store import Store
+from core.search.store import Store
 from plugins.executors.process import ProcessExecutor
 from tests.fake_trials import fake_objectives
 
@@ -178,7 +178,7 @@ def _trials(run_dir) -> list[tuple[list[float], dict, dict]]:
 @pytest.mark.slow
 def test_search_is_identical_with_local_process_and_ray(make_cfg, tmp_path, request, process_executor) -> None:
     # batches: the same trials whatever the executor (asynchronous runs depend on the completion order)
-    from core.search import Search
+    from core.search.loop import Search
 
     runs = {
         "local": (("executor=local", "search.batch_size=2"), None),

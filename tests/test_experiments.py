@@ -32,7 +32,7 @@ def test_paper_experiments_compose_with_the_papers_settings(make_cfg) -> None:
         assert cfg.optimizer._target_.endswith("MoboArs")
         assert list(cfg.compressor) == ["prune", "quant"] and cfg.compressor.prune._target_.endswith("Pruning")
         paths = {p.path for p in cfg.search_space.params.values()}
-        assert {"trainer.max_epochs", "compressor.prune.final_sparsity", "trainer.lr", "model.width_multiplier",
+        assert {"trainer.max_epochs", "compressor.prune.final_sparsity", "optim.lr", "model.width_multiplier",
                 "compressor.prune.start_epoch"} <= paths  # fmt: skip
 
 

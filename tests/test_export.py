@@ -9,23 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from core.export import c_array, main
-from core.search import Search
+from core.search.loop import Search
+from core.tflm.export import c_array, main
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    from hydra import compose, initialize_config_module
-
-    from core.plugins import register_search_path_plugin
-
-    register_search_path_plugin()
-    overrides = [
+def run_dir(make_cfg, tmp_path_factory) -> Path:
+    cfg = make_cfg(
         "optimizer=sobol", "search.n_trials=3", "search.progress=false", "logger=none", "trainer.max_epochs=8",
         "~search_space.params.epochs",
-    ]  # fmt: skip
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    )  # fmt: skip
     out = tmp_path_factory.mktemp("export") / "run"
     Search(cfg, out, show_progress=False).run()
     return out
@@ -85,7 +78,7 @@ def test_export_of_a_non_run_directory_is_a_clear_error(tmp_path: Path, capsys) 
 
 
 def test_measure_reports_the_real_runtime_next_to_the_estimate(run_dir: Path) -> None:
-    from core.measure import main as measure_main
+    from core.tflm.measure import main as measure_main
 
     assert measure_main([str(run_dir)]) == 0
     records = json.loads((run_dir / "measure.json").read_text())

@@ -1,4 +1,4 @@
-"""core.int8, the one int8 stack: the converted graph runs at any batch size, its saved state rebuilds it exactly,
+"""core.trial.int8, the one int8 stack: the converted graph runs at any batch size, its saved state rebuilds it exactly,
 and its averages round as TFLite-Micro's integer kernels do."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from core.int8 import Int8Scheme, from_prepared, post_training_int8, prepare, with_tflm_rounding
+from core.trial.int8 import from_prepared, post_training_int8, prepare, with_tflm_rounding
+from core.trial.int8_quantizer import Int8Scheme
 from plugins.models.small_cnn import SmallCNN
 
 
@@ -40,7 +41,7 @@ def test_the_int8_graph_runs_any_batch_size_close_to_float(shape: tuple[int, ...
 
 
 def test_the_saved_state_rebuilds_the_same_graph() -> None:
-    """What core.export relies on: prepare again, load the state, convert: the very same int8 model."""
+    """What core.tflm.export relies on: prepare again, load the state, convert: the very same int8 model."""
     torch.manual_seed(0)
     model = SmallCNN(depth=2, width=8).build((1, 8, 8), 10).eval()
     x, int8 = _calibrated(model, (1, 8, 8))
@@ -81,9 +82,9 @@ def test_averages_round_as_tflite_micro_computes_them(name: str) -> None:
     on 7-27 % of these nets' int8 outputs. The scored graph must agree on >= 98 % (the rest: requantization ties)."""
     pytest.importorskip("litert_torch")
     pytest.importorskip("tflite_micro")
-    from core.deployed_layout import to_deployed
-    from core.export import _io_quantization
-    from core.tflm_runtime import invoke, lower_int8
+    from core.tflm.export import _io_quantization
+    from core.tflm.runtime import invoke, lower_int8
+    from core.trial.deployed_layout import to_deployed
 
     factory, shape = NETS[name]
     torch.manual_seed(0)

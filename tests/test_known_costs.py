@@ -8,14 +8,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from core.evaluate import evaluate_trial
 from core.interfaces import Compressor
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialSpec, TrialStatus
-from core.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
 from core.plugins import instantiate
-from core.search import reference_point
-from core.space import SearchSpace
+from core.search.checks import reference_point
+from core.search.space import SearchSpace
+from core.trial.evaluate import evaluate_trial
+from core.trial.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
 from plugins.agents.ars import ARS
 from plugins.optimizers.mobo_ars import MoboArs
 
@@ -186,7 +186,7 @@ def test_cost_inputs_append_the_scaled_log_costs_to_the_gp_inputs() -> None:
 
 
 def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_costs() -> None:
-    from core.log_ehvi import cell_bounds
+    from core.search.log_ehvi import cell_bounds
 
     opt = _told_mobo_ars(front="posterior")
     sur = opt.surrogate()
@@ -208,7 +208,7 @@ def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_cost
 def test_prior_quantile_fixes_the_error_gps_prior_mean_at_the_worst_observation() -> None:
     """Far from every trial the error GP predicts the worst observed error instead of the average, and a
     prior_quantile optimizer still proposes in bounds and deterministically."""
-    from core.surrogate import fit_gp
+    from core.search.surrogate import fit_gp
 
     g = torch.Generator().manual_seed(1)
     x = torch.rand(10, 2, generator=g, dtype=torch.double) * 0.3  # every observation in one corner

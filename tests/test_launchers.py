@@ -1,4 +1,4 @@
-"""Sweeps through Hydra launchers, and the multirun comparison (``core.multirun.MultirunSummary``).
+"""Sweeps through Hydra launchers, and the multirun comparison (``core.search.multirun.MultirunSummary``).
 
 The end-to-end sweeps run two tiny searches each (2 trials of one epoch); the unit tests build sweep
 directories by hand.
@@ -16,10 +16,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.multirun import ERROR_COLUMN, JOB_COLUMNS, MultirunSummary, find_jobs, summarize_sweep
-from core.multirun import main as multirun_main
 from core.report import COMPARISON_COLUMNS
-from core.store import STORE_NAME, Store
+from core.search.multirun import ERROR_COLUMN, JOB_COLUMNS, MultirunSummary, find_jobs, summarize_sweep
+from core.search.multirun import main as multirun_main
+from core.search.store import STORE_NAME, Store
 from tests.conftest import run_cli
 
 TINY = ["search.n_trials=2", "trainer.max_epochs=1", "search.progress=false"]
@@ -183,9 +183,6 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert multirun_main([]) == 2
 
 
-def test_callback_is_registered() -> None:
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", return_hydra_config=True)
-    assert cfg.hydra.callbacks.multirun_summary._target_ == "core.multirun.MultirunSummary"
+def test_callback_is_registered(make_cfg) -> None:
+    cfg = make_cfg(return_hydra_config=True)
+    assert cfg.hydra.callbacks.multirun_summary._target_ == "core.search.multirun.MultirunSummary"

@@ -1,4 +1,4 @@
-"""The closed-form log EHVI (core.log_ehvi) against high-precision and Monte-Carlo references."""
+"""The closed-form log EHVI (core.search.log_ehvi) against high-precision and Monte-Carlo references."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.model import ModelList
 
-from core.log_ehvi import LogExpectedHypervolumeImprovement, cell_bounds, log_ehvi, log_normal_cdf_integral
-from core.pareto import hypervolume
+from core.search.log_ehvi import LogExpectedHypervolumeImprovement, cell_bounds, log_ehvi, log_normal_cdf_integral
+from core.search.pareto import hypervolume
 
 D = torch.double
 

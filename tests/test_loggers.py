@@ -300,7 +300,7 @@ def test_wandb_end_to_end_from_cli(wandb_env, tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("logger", ["csv", "none"])
 def test_csv_writes_curves_per_trial_and_none_writes_nothing(make_cfg, tmp_path, logger) -> None:
-    from core.search import Search
+    from core.search.loop import Search
 
     cfg = make_cfg(*FAST, "search.n_trials=2", f"logger={logger}", "search.train_infeasible=true")
     Search(cfg, tmp_path).run()

@@ -1,5 +1,5 @@
 """The model plugins: the paper's parameter counts, 1-D and 2-D variants, and pruning through their residual,
-depthwise and squeeze-excite channels (the dependency groups of ``core.surgery``)."""
+depthwise and squeeze-excite channels (the dependency groups of ``core.trial.prune_groups``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from core.surgery import find_prune_groups, prune_by_fraction, remove_channels
+from core.trial.prune_groups import find_prune_groups
+from core.trial.surgery import prune_by_fraction, remove_channels
 from plugins.hw.tflm import TflmTarget
 from plugins.models.mobilenetv3 import MobileNetV3
 from plugins.models.resnet import ResNet

@@ -14,7 +14,7 @@ import torch
 from botorch.test_functions.multi_objective import BraninCurrin
 
 from core.interfaces.optimizer import Optimizer, Problem
-from core.pareto import hypervolume
+from core.search.pareto import hypervolume
 from plugins.optimizers.nsga2 import NSGA2
 from plugins.optimizers.qlognehvi import QLogNEHVI
 from plugins.optimizers.qlognparego import QLogNParEGO

@@ -19,15 +19,10 @@ pytest.importorskip("tflite_micro")
 AGREEMENT, ACCURACY_GAP = 0.99, 0.005
 
 
-def _search(tmp_path: Path, *overrides: str) -> Path:
-    from hydra import compose, initialize_config_module
+def _search(make_cfg, tmp_path: Path, *overrides: str) -> Path:
+    from core.search.loop import Search
 
-    from core.plugins import register_search_path_plugin
-    from core.search import Search
-
-    register_search_path_plugin()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["search.progress=false", "logger=none", *overrides])
+    cfg = make_cfg("search.progress=false", "logger=none", *overrides)
     out = tmp_path / "run"
     Search(cfg, out, show_progress=False).run()
     return out
@@ -35,10 +30,12 @@ def _search(tmp_path: Path, *overrides: str) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", ["quickstart", "quickstart_timeseries"])
-def test_every_exported_pareto_model_predicts_like_the_scored_int8_model(tmp_path: Path, experiment: str) -> None:
-    from core.export import main
+def test_every_exported_pareto_model_predicts_like_the_scored_int8_model(
+    make_cfg, tmp_path: Path, experiment: str
+) -> None:
+    from core.tflm.export import main
 
-    run_dir = _search(tmp_path, f"experiment={experiment}")
+    run_dir = _search(make_cfg, tmp_path, f"experiment={experiment}")
     assert main([str(run_dir)]) == 0
     records = json.loads((run_dir / "export.json").read_text())
     assert records

@@ -362,16 +362,12 @@ def test_nested_targets_must_come_from_plugin_modules() -> None:
 @pytest.mark.parametrize(
     "name", ["mobo_ars", "mobo_ars_paper", "mobo_ars_known", "qlognehvi", "qlognparego", "turbo", "nsga2", "sobol"]
 )
-def test_every_optimizer_config_builds(name: str) -> None:
+def test_every_optimizer_config_builds(make_cfg, name: str) -> None:
     """Each conf/optimizer/<name>.yaml composes and builds its registered class (mobo_ars gets its ARS agent)."""
-    from hydra import compose, initialize_config_module
-
     from core.interfaces import Optimizer
-    from core.plugins import instantiate, register_search_path_plugin
+    from core.plugins import instantiate
 
-    register_search_path_plugin()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"optimizer={name}"])
+    cfg = make_cfg(f"optimizer={name}")
     opt = instantiate(cfg.optimizer, "optimizer")
     assert isinstance(opt, Optimizer)
     if name.startswith("mobo_ars"):

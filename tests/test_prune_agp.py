@@ -7,10 +7,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from core.checkpoint import load_float
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialSpec, TrialStatus
-from core.surgery import find_prune_groups, keep_count
+from core.trial.checkpoint import load_float
+from core.trial.evaluate import evaluate_trial
+from core.trial.prune_groups import find_prune_groups
+from core.trial.surgery import keep_count
 from plugins.compressors.prune_agp import AutomatedGradualPruning
 
 

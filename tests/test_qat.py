@@ -19,12 +19,13 @@ from omegaconf import OmegaConf
 from torch import nn
 from torchao.quantization.pt2e import disable_fake_quant, disable_observer, move_exported_model_to_eval
 
-from core.checkpoint import load_float, load_int8
-from core.deployed_layout import DatasetInput
-from core.evaluate import evaluate_trial, quiet_lightning
-from core.int8 import Int8Model, Int8Scheme
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.training import LitClassifier, accuracy
+from core.trial.checkpoint import load_float, load_int8
+from core.trial.deployed_layout import DatasetInput
+from core.trial.evaluate import evaluate_trial, quiet_lightning
+from core.trial.int8 import Int8Model
+from core.trial.int8_quantizer import Int8Scheme
+from core.trial.training import LitClassifier, accuracy
 from plugins.compressors.prune_structured import StructuredPruning
 from plugins.compressors.quant_qat import Int8QuantizationAwareTraining
 from plugins.datasets.digits import Digits
@@ -36,7 +37,7 @@ QAT_TARGET = "plugins.compressors.quant_qat.Int8QuantizationAwareTraining"
 
 
 def _quantized(model: nn.Module) -> bool:
-    """The int8 model of core.int8: a converted graph with int8 quantize/dequantize ops around every layer."""
+    """The int8 model of core.trial.int8: a converted graph with int8 quantize/dequantize ops around every layer."""
     if not isinstance(model, Int8Model):
         return False
     ops = [str(n.target) for n in model.graph.graph.nodes if n.op == "call_function"]
@@ -54,7 +55,7 @@ def _float_only(model: nn.Module) -> bool:
 def _fit(
     compressors: list[Any], epochs: int, seed: int = 0, limit_train_batches: float | int = 1.0, extra=()
 ) -> tuple[LitClassifier, pl.LightningDataModule]:
-    """Train SmallCNN on digits with the compressors' callbacks, configured as ``core.evaluate`` does."""
+    """Train SmallCNN on digits with the compressors' callbacks, configured as ``core.trial.evaluate`` does."""
     quiet_lightning()
     pl.seed_everything(seed, workers=True, verbose=False)
     ds = Digits()
@@ -268,23 +269,14 @@ def _fake_quants(model: nn.Module) -> list[Any]:
     return [m for m in model.modules() if isinstance(m, FakeQuantizeBase)]
 
 
-def _trial(run_dir: Path, compressors: str, *overrides: str) -> TrialResult:
-    from hydra import compose, initialize_config_module
-
-    from core.plugins import register_search_path_plugin
-
-    register_search_path_plugin()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(
-            config_name="config",
-            overrides=[f"compressor=[{compressors}]", "trainer.max_epochs=3", "seed=0", "logger=none", *overrides],
-        )
+def _trial(make_cfg: Any, run_dir: Path, compressors: str, *overrides: str) -> TrialResult:
+    cfg = make_cfg(f"compressor=[{compressors}]", "trainer.max_epochs=3", "seed=0", "logger=none", *overrides)
     spec = TrialSpec(0, [0.5], {}, OmegaConf.to_container(cfg, resolve=True), str(run_dir))
     return evaluate_trial(spec)
 
 
 @pytest.fixture(scope="module")
-def trials(tmp_path_factory) -> dict[str, Any]:
+def trials(make_cfg, tmp_path_factory) -> dict[str, Any]:
     """The same 3-epoch trial (seed 0, pruning at epoch 2) with post-training int8 and with QAT from epoch 2."""
     captured: list[nn.Module] = []
     apply = Int8QuantizationAwareTraining.apply
@@ -295,11 +287,11 @@ def trials(tmp_path_factory) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     out["ptq_dir"] = tmp_path_factory.mktemp("ptq")
-    out["ptq"] = _trial(out["ptq_dir"], "prune_structured,quant_int8")
+    out["ptq"] = _trial(make_cfg, out["ptq_dir"], "prune_structured,quant_int8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Int8QuantizationAwareTraining, "apply", spy)
         out["qat_dir"] = tmp_path_factory.mktemp("qat")
-        out["qat"] = _trial(out["qat_dir"], "prune_structured,quant_qat")
+        out["qat"] = _trial(make_cfg, out["qat_dir"], "prune_structured,quant_qat")
     out["qat_int8"] = captured
     return out
 
@@ -338,8 +330,9 @@ def test_qat_trial_is_at_least_as_accurate_as_post_training_int8(trials) -> None
 
 
 @pytest.mark.slow
-def test_pruning_after_qat_started_fails_the_trial(tmp_path) -> None:
+def test_pruning_after_qat_started_fails_the_trial(make_cfg, tmp_path) -> None:
     result = _trial(
+        make_cfg,
         tmp_path,
         "prune_structured,quant_qat",
         "compressor.quant.start_fraction=0.0",
@@ -353,7 +346,7 @@ def test_pruning_after_qat_started_fails_the_trial(tmp_path) -> None:
 def test_qat_trial_exports_to_tflm_with_the_torch_int8_accuracy(trials) -> None:
     pytest.importorskip("litert_torch")
     pytest.importorskip("tflite_micro")
-    from core.export import export_trial
+    from core.tflm.export import export_trial
 
     assert trials["qat"].status == TrialStatus.COMPLETE, trials["qat"].error
     record = export_trial(trials["qat_dir"], 0)

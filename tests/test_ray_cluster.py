@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.store import Store
+from core.search.store import Store
 from tests.fake_trials import fake_objectives
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ print("driver pid", os.getpid(), flush=True)
 from hydra import compose, initialize_config_module
 
 from core.plugins import register_search_path_plugin
-from core.search import Search
+from core.search.loop import Search
 from tests.test_ray_cluster import cluster_evaluate
 
 register_search_path_plugin()

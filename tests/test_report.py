@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.report import (
     group_runs,
@@ -24,10 +23,11 @@ from core.report import (
     write_outputs,
 )
 from core.report import main as report_main
-from core.search import Search
-from core.store import Store
+from core.search.loop import Search
+from core.search.store import Store
+from core.trial.evaluate import evaluate_trial
+from tests.conftest import FAST
 
-FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
 FAKE = ("search.progress=false", "logger=none", "optimizer=sobol")  # with fake_evaluate: no training
 REPORTS = ("trials.csv", "pareto.csv", "summary.json", "pareto.png", "hypervolume.png", "report.html")
 FLASH_BUDGET, SRAM_BUDGET = 442368.0, 114688.0  # stm32f4
@@ -186,19 +186,9 @@ def test_scatter_matrix_and_reports_with_no_complete_trial(tmp_path) -> None:
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory) -> list:
+def sweep(make_cfg, tmp_path_factory) -> list:
     """A multirun directory as Hydra lays it out: numbered job dirs, two optimizers x two seeds (and one job
     that failed before its first trial). Shared by the tests below (built once: ~4 s)."""
-    from hydra import compose, initialize_config_module
-
-    from core.plugins import register_search_path_plugin
-
-    register_search_path_plugin()
-
-    def make_cfg(*overrides: str):
-        with initialize_config_module(config_module="conf", version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
-
     root = tmp_path_factory.mktemp("multirun") / "2026-11-24" / "10-00-00"
     jobs = []
     for i, (opt, seed) in enumerate([("sobol", 0), ("sobol", 1), ("random", 0), ("random", 1)]):

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from core.report import write_outputs
-from core.report_html import render_html
-from core.store import Store
+from core.report.html_page import render_html
+from core.search.store import Store
 from tests.test_report import fake_run
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)

@@ -1,5 +1,6 @@
-"""A run directory is safe to share, resume and run twice (``core.run_dir``): one search at a time, a resume needs a
-readable store, nothing of an earlier search is overwritten, and refused writes are one paragraph naming the path."""
+"""A run directory is safe to share, resume and run twice (``core.search.run_dir``): one search at a time, a resume
+needs a readable store, nothing of an earlier search is overwritten, and refused writes are one paragraph naming the
+path."""
 
 from __future__ import annotations
 
@@ -15,12 +16,10 @@ import pytest
 
 from core.errors import ConfigError, RunDirError
 from core.interfaces.trial import TrialStatus
-from core.run_dir import LOCK_NAME, RunLock
-from core.search import Search
-from core.store import Store
-from tests.conftest import REPO, run_cli, wait_for_finished
-
-FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none", "~search_space.params.epochs")
+from core.search.loop import Search
+from core.search.run_dir import LOCK_NAME, RunLock
+from core.search.store import Store
+from tests.conftest import FAST, REPO, run_cli, wait_for_finished
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -29,13 +28,10 @@ def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
+def finished(make_cfg, tmp_path_factory) -> Path:
     """A finished 2-trial search (copied by each test that damages or resumes it)."""
-    from hydra import compose, initialize_config_module
-
     run_dir = tmp_path_factory.mktemp("finished")
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        Search(compose(config_name="config", overrides=[*FAST, "search.n_trials=2"]), run_dir).run()
+    Search(make_cfg(*FAST, "search.n_trials=2"), run_dir).run()
     return run_dir
 
 
@@ -156,7 +152,7 @@ def test_a_full_disk_is_one_paragraph_naming_the_path_and_the_stored_trials_surv
         import resource, signal, sys
         from hydra import compose, initialize_config_module
         from core.errors import RunDirError
-        from core.search import Search
+        from core.search.loop import Search
         with initialize_config_module(config_module="conf", version_base="1.3"):
             cfg = compose(config_name="config", overrides={[*FAST, "search.n_trials=4", "search.resume=true"]!r})
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead

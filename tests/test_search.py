@@ -9,12 +9,14 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import open_dict
 
 from core.errors import ConfigError
-from core.evaluate import evaluate_trial
 from core.interfaces.trial import TrialStatus
-from core.search import Search
-from core.store import Store
+from core.search.checks import check_trainer
+from core.search.loop import Search
+from core.search.store import Store
+from core.trial.evaluate import evaluate_trial
 from tests.conftest import REPO, wait_for_finished
 
 FAST = ("trainer.max_epochs=1", "search.progress=false", "logger=none")
@@ -253,3 +255,22 @@ def test_resume_refuses_changed_settings(make_cfg, tmp_path, change, what) -> No
 def test_preflight_rejects_bad_search_keys(make_cfg, tmp_path, override, key) -> None:
     with pytest.raises(ConfigError, match=rf"Config key '{key}'"):
         Search(make_cfg(*FAST, override), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("logger", False, "Config key 'trainer.logger': is set by tinymoo for every trial"),
+        ("max_epoch", 3, "Config key 'trainer.max_epoch': is not an argument of pytorch_lightning.Trainer"),
+        ("lr", 0.1, "the learning rate and weight decay are optim.lr and optim.weight_decay"),
+    ],
+)
+def test_the_trainer_config_holds_only_trainer_arguments(make_cfg, key, value, message) -> None:
+    """``trainer`` goes to ``pytorch_lightning.Trainer`` as a whole: a key it does not take, or one every trial sets
+    itself, is one paragraph naming the key."""
+    cfg = make_cfg()
+    with open_dict(cfg.trainer):
+        cfg.trainer[key] = value
+    with pytest.raises(ConfigError, match=message) as err:
+        check_trainer(cfg)
+    assert "\n" not in str(err.value)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.space import Parameter, SearchSpace
+from core.search.space import Parameter, SearchSpace
 
 floats01 = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -26,7 +26,7 @@ def test_float_roundtrip(low: float, span: float, u: float) -> None:
 
 @given(low=st.floats(1e-6, 1.0), ratio=st.floats(1.01, 1e6), u=floats01)
 def test_log_float_roundtrip(low: float, ratio: float, u: float) -> None:
-    p = Parameter("lr", "trainer.lr", "float", low=low, high=low * ratio, log=True)
+    p = Parameter("lr", "optim.lr", "float", low=low, high=low * ratio, log=True)
     v = p.decode(u)
     assert low * (1 - 1e-9) <= v <= low * ratio * (1 + 1e-9)
     assert p.encode(v) == pytest.approx(u, abs=1e-6)
@@ -66,13 +66,13 @@ def test_categorical_roundtrip(choices: list, u: float) -> None:
 def test_space_decode_encode(x: list[float]) -> None:
     space = SearchSpace.from_config(
         {
-            "lr": {"path": "trainer.lr", "type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            "lr": {"path": "optim.lr", "type": "float", "low": 1e-4, "high": 1e-1, "log": True},
             "w": {"path": "model.width", "type": "int", "low": 4, "high": 64},
             "k": {"path": "model.kernel_size", "type": "categorical", "choices": [3, 5, 7]},
         }
     )
     values = space.decode(x)
-    assert set(values) == {"trainer.lr", "model.width", "model.kernel_size"}
+    assert set(values) == {"optim.lr", "model.width", "model.kernel_size"}
     assert space.decode(space.encode(values)) == pytest.approx(values)
 
 
@@ -102,11 +102,11 @@ def test_apply_sets_dotted_paths(make_cfg) -> None:
         ),
         ({"path": "model.width", "type": "int", "low": 1.5, "high": 4}, "params.p.low", "integer bounds"),
         (
-            {"path": "trainer.lr", "type": "float", "low": 0, "high": 1, "log": True},
+            {"path": "optim.lr", "type": "float", "low": 0, "high": 1, "log": True},
             "params.p.low",
             "low > 0",
         ),
-        ({"path": "trainer.lr", "type": "float", "low": "a", "high": 1}, "params.p.low", "finite number"),
+        ({"path": "optim.lr", "type": "float", "low": "a", "high": 1}, "params.p.low", "finite number"),
         (
             {"path": "model.kernel_size", "type": "categorical", "choices": []},
             "params.p.choices",

@@ -40,8 +40,9 @@ def test_interfaces_import_without_lightning():
 @pytest.mark.parametrize(
     "imports",
     [
-        "import core.interfaces.trial, core.workers, core.errors",
+        "import core.interfaces.trial, core.search.executor_support, core.errors",
         "import plugins.executors.process",  # what a spawned worker imports before its first trial
+        "from core.api import TrialResult, ConfigError, available_cpus",  # the plugin API loads names on use
         "import core.plugins, core.run",  # the CLI's start-up (Hydra parses the command line after this)
     ],
 )

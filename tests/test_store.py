@@ -6,7 +6,7 @@ import contextlib
 import sqlite3
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.store import Store
+from core.search.store import Store
 
 
 def _spec(i: int) -> TrialSpec:

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from core.surgery import find_prune_groups, prune_by_fraction, remove_channels
+from core.trial.prune_groups import find_prune_groups
+from core.trial.surgery import prune_by_fraction, remove_channels
 from plugins.compressors.prune_structured import StructuredPruning
 from plugins.hw.tflm import TflmTarget
 from plugins.models.small_cnn import SmallCNN

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from benchmarks.cost_model import host_board
-from core.deployed_layout import as_2d
-from core.tflite_graph import TfliteGraph
-from core.tflm_planner import plan
-from core.tflm_runtime import arena_use, convert_int8, invoke
+from core.tflm.planner import plan
+from core.tflm.runtime import arena_use, convert_int8, invoke
+from core.tflm.tflite_graph import TfliteGraph
+from core.trial.deployed_layout import as_2d
 from plugins.hw.tflite_lowering import lower
 from plugins.hw.tflm import TflmTarget, estimate_vs_measurement
 from tests.tflm_zoo import ZOO
@@ -117,7 +117,7 @@ def test_tflm_runs_the_exported_model_like_pytorch(converted) -> None:
 def test_a_graph_left_in_float_fails_loudly() -> None:
     import litert_torch
 
-    from core.tflm_runtime import NotInt8Error, check_all_int8
+    from core.tflm.runtime import NotInt8Error, check_all_int8
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4)).eval()
     float_tflite = bytes(litert_torch.convert(model, (torch.zeros(1, 16),)).model_content())

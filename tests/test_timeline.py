@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.pareto import hypervolume, normalize
 from core.report import write_outputs
-from core.store import Store
-from core.timeline import (
+from core.search.pareto import hypervolume, normalize
+from core.search.store import Store
+from core.search.timeline import (
     HVPoint,
     TrialTimes,
     describe,
@@ -59,7 +59,7 @@ def _fill(path, trials=TRIALS, workers: int | None = 2) -> None:
         store.add_pending([TrialSpec(i, [0.1 * i], {"model.width": 8 + i}, {}, "") for i in trials])
         for i, (status, objectives, start, _) in trials.items():
             if start is not None:
-                store.start([i])
+                store.begin_attempts([i])
             if status != TrialStatus.PENDING:
                 store.finish(TrialResult(i, [0.1 * i], {"model.width": 8 + i}, status, objectives, {}, None, 1.0))
     with sqlite3.connect(path) as db:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from core.surgery import prune_by_fraction
+from core.trial.surgery import prune_by_fraction
 from plugins.models.mobilenetv3 import HardSigmoid, MobileNetV3
 from plugins.models.resnet import ResNet
 from plugins.models.small_cnn import SmallCNN

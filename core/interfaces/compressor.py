@@ -22,9 +22,9 @@ class Compressor(ABC):
 
     Attributes:
         quantizes: True for a compressor whose ``apply`` turns the float model into a quantized one. The trial
-            saves the float model just before it. When ``apply`` returns a :class:`core.int8.Int8Model`, the trial
+            saves the float model just before it. When ``apply`` returns a :class:`core.trial.int8.Int8Model`, the trial
             also saves its prepared graph's state, and ``python -m core.export`` lowers exactly that graph (the one
-            scored); any other quantized model makes ``core.export`` quantize the float model post-training.
+            scored); any other quantized model makes ``core.tflm.export`` quantize the float model post-training.
     """
 
     quantizes: bool = False

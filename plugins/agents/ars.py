@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.interfaces.agent import Agent, Environment
+from core.api import Agent, Environment
 
 
 class ARS(Agent):

@@ -6,9 +6,9 @@ Sparsity rises from ``initial_sparsity`` to ``final_sparsity`` along AGP's cubic
 
 one pruning step every ``frequency`` epochs from ``start_epoch`` to ``end_epoch``; training goes on between the
 steps, so the network recovers while it shrinks, and the epochs after ``end_epoch`` fine-tune the final network.
-Each step physically removes the least important filters of every dependency group (``core.surgery``: channels
-that meet in a residual add, a depthwise conv or a squeeze-excite gate shrink together), so the costed model is
-the really smaller network. The sparsity of a group is relative to its original channel count.
+Each step physically removes the least important filters of every dependency group (``core.trial.prune_groups``:
+channels that meet in a residual add, a depthwise conv or a squeeze-excite gate shrink together), so the costed model
+is the really smaller network. The sparsity of a group is relative to its original channel count.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pytorch_lightning as pl
 import torch
 from torch import fx, nn
 
-from core.interfaces.compressor import Compressor
-from core.surgery import (
+from core.api import (
+    Compressor,
     PruneGroup,
     find_prune_groups,
     find_prune_groups_cached,

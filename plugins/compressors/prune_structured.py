@@ -14,8 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from core.interfaces.compressor import Compressor
-from core.surgery import find_prune_groups_cached, keep_count, prune_by_fraction, prune_group_channels
+from core.api import Compressor, find_prune_groups_cached, keep_count, prune_by_fraction, prune_group_channels
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 The trained float model is captured in its deployed form and annotated with TFLite-Micro's int8 rules (per-channel
 symmetric int8 weights, per-tensor affine int8 activations, BatchNorm folded, ReLU fused), its activation ranges
-are observed on ``calibration_batches`` training batches, and it is converted (torchao PT2E, :mod:`core.int8`).
-``core.export`` lowers exactly that converted graph, with the same scales, to the .tflite.
+are observed on ``calibration_batches`` training batches, and it is converted (torchao PT2E, :mod:`core.trial.int8`).
+``core.tflm.export`` lowers exactly that converted graph, with the same scales, to the .tflite.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch import nn
 
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8
-from core.interfaces.compressor import Compressor
+from core.api import OBSERVERS, Compressor, Int8Model, Int8Scheme, calibrated_int8
 
 
 class Int8PostTrainingQuantization(Compressor):

@@ -2,7 +2,8 @@
 
 From epoch ``round(start_fraction * max_epochs)`` on, a callback trains the model through fake int8 quantization:
 the model in its deployed form, captured and prepared with torchao's ``prepare_qat_pt2e`` and the quantizer of
-``compressor=quant_int8`` (:mod:`core.int8`: per-channel symmetric int8 weights, per-tensor affine int8
+``compressor=quant_int8`` (:func:`core.trial.int8_quantizer.int8_quantizer` with a QAT
+:class:`~core.trial.int8_quantizer.Int8Scheme`: per-channel symmetric int8 weights, per-tensor affine int8
 activations, conv-BatchNorm fused, moving min/max ranges); gradients pass the rounding straight through.
 
 A 2-D model's QAT graph trains the model's own parameter tensors. A 1-D model is trained as its 2-D form (height
@@ -10,7 +11,7 @@ A 2-D model's QAT graph trains the model's own parameter tensors. A 1-D model is
 learning-rate schedule) and copies the trained weights back at the end. Either way, when training ends the float
 model in the LightningModule is the QAT-trained network: the trial measures its float accuracy and saves it as the
 deployable float model. ``apply`` converts the fake-quantized graph (``convert_pt2e``), and the trial saves that
-graph's state, so ``core.export`` converts the same graph, with QAT's learned ranges, to the .tflite. If QAT never
+graph's state, so ``core.tflm.export`` converts the same graph, with QAT's learned ranges, to the .tflite. If QAT never
 started (training stopped before the start epoch), ``apply`` falls back to post-training calibration, exactly as
 ``quant_int8``.
 
@@ -28,9 +29,17 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from core.deployed_layout import DatasetInput, copy_back
-from core.int8 import OBSERVERS, Int8Model, Int8Scheme, calibrated_int8, from_prepared, prepare
-from core.interfaces.compressor import Compressor
+from core.api import (
+    OBSERVERS,
+    Compressor,
+    DatasetInput,
+    Int8Model,
+    Int8Scheme,
+    calibrated_int8,
+    copy_back,
+    from_prepared,
+    prepare,
+)
 
 log = logging.getLogger(__name__)
 

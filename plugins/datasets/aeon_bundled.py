@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from core.datamodule import ArrayDataModule
-from core.errors import ConfigError, DatasetError
-from core.interfaces.dataset import DatasetPlugin
+from core.api import ArrayDataModule, ConfigError, DatasetError, DatasetPlugin
 
 
 def _header(path: Path) -> dict[str, str]:

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
-from core.datamodule import ArrayDataModule
-from core.errors import DatasetError
-from core.interfaces.dataset import DatasetPlugin
+from core.api import ArrayDataModule, DatasetError, DatasetPlugin
 
 
 class ArrayFile(DatasetPlugin):

@@ -25,9 +25,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from core.datamodule import ArrayDataModule
-from core.errors import ConfigError, DatasetError
-from core.interfaces.dataset import DatasetPlugin
+from core.api import ArrayDataModule, ConfigError, DatasetError, DatasetPlugin
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"

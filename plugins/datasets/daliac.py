@@ -19,9 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.datamodule import ArrayDataModule
-from core.errors import ConfigError, DatasetError
-from core.interfaces.dataset import DatasetPlugin
+from core.api import ArrayDataModule, ConfigError, DatasetError, DatasetPlugin
 
 ACTIVITIES = (
     "sitting",

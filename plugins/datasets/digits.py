@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytorch_lightning as pl
 
-from core.datamodule import ArrayDataModule
-from core.interfaces.dataset import DatasetPlugin
+from core.api import ArrayDataModule, DatasetPlugin
 
 
 class Digits(DatasetPlugin):

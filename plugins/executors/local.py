@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from core.interfaces.executor import EvaluateFn, Executor, StartFn
-from core.interfaces.trial import TrialResult, TrialSpec
+from core.api import EvaluateFn, Executor, StartFn, TrialResult, TrialSpec
 
 
 class LocalExecutor(Executor):

@@ -30,9 +30,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from core.interfaces.executor import EvaluateFn, Executor, StartFn
-from core.interfaces.trial import TrialResult, TrialSpec
-from core.workers import (
+from core.api import (
+    EvaluateFn,
+    Executor,
+    StartFn,
+    TrialResult,
+    TrialSpec,
     available_cpus,
     check_count,
     default_threads,

@@ -20,10 +20,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from core.errors import ConfigError, PluginError
-from core.interfaces.executor import EvaluateFn, Executor, StartFn
-from core.interfaces.trial import TrialResult, TrialSpec
-from core.workers import (
+from core.api import (
+    ConfigError,
+    EvaluateFn,
+    Executor,
+    PluginError,
+    StartFn,
+    TrialResult,
+    TrialSpec,
     available_cpus,
     check_count,
     failed_result,

@@ -24,34 +24,21 @@ lowered the way litert-torch's converter lowers it (checked against real convers
 * BatchNorm, ReLU, ReLU6 (also after a scalar add), dropout and identity are folded into their producer.
 
 Every op's output is an int8 tensor; constants (weights, int32 biases, per-channel quantization parameters) go
-to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`core.tflm_planner.plan` gives the
+to flash. Lifetimes follow TFLM's allocation-info builder, so :func:`core.tflm.planner.plan` gives the
 arena head.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, field
 
 import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from core.tflm_planner import Buffer
-
-_FOLDED_MODULES = {"BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "Dropout", "Identity"}
-_FOLDED_FUNCTIONS = {torch.relu, nn.functional.relu, nn.functional.relu6, nn.functional.dropout}
-_FOLDED_METHODS = {"relu", "contiguous"}
-_ADD_FUNCTIONS = {operator.add, torch.add}
-# binary ops by name (operator.add and torch.add are both "add"; see _op_name)
-_SCALAR_OPS = {"add", "mul", "sub", "truediv", "div", "add_scalar", "mul_scalar"}
-_HARDSWISH_FUNCTIONS = {nn.functional.hardswish}
-_MEAN_FUNCTIONS = {torch.mean}
-_CAT_FUNCTIONS = {torch.cat, torch.concat}
-_FLATTEN_FUNCTIONS = {torch.flatten}
-_FLATTEN_METHODS = {"flatten", "view", "reshape"}
-
+from core.api import Buffer
+from plugins.hw.tflite_ops import SUPPORTED, op_kind, op_name, unsupported
 
 _AXES = ("axes", (1, 2))  # the spatial axes of a MEAN/SUM
 
@@ -162,7 +149,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
                     g.outputs.append(tensor_of[a])
             continue
         src = next((a for a in node.all_input_nodes if a in tensor_of), None)
-        kind = _kind(node, modules)
+        kind = op_kind(node, modules)
         if kind == "fold":
             if src is None:
                 raise LoweringError(f"cannot lower {node.format_node()}: no tensor input")
@@ -173,7 +160,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
         x = tensor_of[src]
         if kind == "scalar":
             out = g.add_tensor(g.tensors[x].shape)
-            op = "MUL" if _op_name(node.target) in ("mul", "truediv", "div", "mul_scalar") else "ADD"
+            op = "MUL" if op_name(node.target) in ("mul", "truediv", "div", "mul_scalar") else "ADD"
             scalar = next(a for a in node.args[:2] if isinstance(a, int | float))
             g.add_op(LoweredOp(op, [x], out, consts=1, const_bytes=1, const_keys=(("scalar", op, float(scalar)),)))
             tensor_of[node] = out
@@ -233,7 +220,7 @@ def lower(model: nn.Module, input_shape: tuple[int, ...]) -> LoweredGraph:
             g.add_op(LoweredOp("CONCATENATION", ins, out))
             tensor_of[node] = out
         else:
-            raise LoweringError(_unsupported(node, modules))
+            raise LoweringError(unsupported(node, modules))
     return g
 
 
@@ -305,7 +292,7 @@ def _lower_pool(
     if refuse:
         raise LoweringError(
             f"cannot lower layer '{node.target}' ({name}) to TFLite-Micro int8: {refuse} is not supported "
-            f"(the converter leaves it in float or rescales it with extra ops). {_SUPPORTED}"
+            f"(the converter leaves it in float or rescales it with extra ops). {SUPPORTED}"
         )
     same = all(
         (-(-n // si) == o) and _same_pads(n, ki, si, 1) == (pi, pi + ei)
@@ -346,39 +333,13 @@ def _feeds_only_linear(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     if not users:
         return False
     for u in users:
-        kind = _kind(u, modules)
+        kind = op_kind(u, modules)
         if kind == "fold":
             if not _feeds_only_linear(u, modules):
                 return False
         elif kind != "linear":
             return False
     return True
-
-
-_SUPPORTED = (
-    "Supported layers: Conv1d/Conv2d (any stride, dilation, groups), Linear, BatchNorm1d/2d (folded), ReLU/ReLU6, "
-    "Hardswish, Dropout/Identity, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d(1) (global pooling), Flatten, "
-    "torch.mean over the spatial dims, residual add, product of two tensors, scalar add/mul/div (hard-sigmoid) "
-    "and torch.cat."
-)
-
-
-def _unsupported(node: fx.Node, modules: dict[str, nn.Module]) -> str:
-    """One paragraph naming the layer the lowering cannot handle, and what it supports."""
-    if node.op == "call_module":
-        m = modules[str(node.target)]
-        what = f"layer '{node.target}' ({type(m).__name__})"
-        if type(m).__name__.startswith("AdaptiveAvgPool"):
-            what += f" with output size {m.output_size} (only global pooling, output size 1, is supported)"
-    elif node.op == "call_function":
-        what = f"function call '{node.name}' ({_op_name(node.target)})"
-    else:
-        what = f"{node.op} '{node.name}' ({node.target})"
-    return (
-        f"cannot lower {what} to TFLite-Micro int8: the cost model predicts only the graphs litert-torch's int8 "
-        f"converter makes of the layers it supports, so this model's flash and SRAM cannot be estimated. "
-        f"{_SUPPORTED} Replace the layer (e.g. SiLU/GELU by ReLU or Hardswish) or take it out of the search space."
-    )
 
 
 def _tf_padding_matches(
@@ -394,70 +355,6 @@ def _tf_padding_matches(
         if (total // 2, total - total // 2) != (pi, pi):
             return False
     return True
-
-
-def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
-    if node.op == "call_module":
-        m = modules[str(node.target)]
-        name = type(m).__name__
-        if hasattr(m, "in_channels") and hasattr(m, "kernel_size"):
-            return "conv"
-        if hasattr(m, "in_features") and hasattr(m, "out_features"):
-            return "linear"
-        if name in _FOLDED_MODULES:
-            return "fold"
-        if name.startswith("MaxPool"):
-            return "maxpool"
-        if name.startswith("AvgPool"):
-            return "avgpool"
-        if name.startswith("AdaptiveAvgPool"):
-            size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,)
-            return "gap" if all(s == 1 for s in size) else "unknown"
-        if name == "Flatten":
-            return "flatten"
-        if name == "Hardswish":
-            return "hardswish"
-        return "unknown"
-    if node.op == "call_function":
-        if node.target in _FOLDED_FUNCTIONS:
-            return "fold"
-        name = _op_name(node.target)
-        if name in _SCALAR_OPS and _has_scalar(node):
-            return "scalar"
-        if name == "mul":
-            return "mul"
-        if node.target in _HARDSWISH_FUNCTIONS:
-            return "hardswish"
-        if node.target in _MEAN_FUNCTIONS:
-            return "mean"
-        if node.target in _ADD_FUNCTIONS or "add" in getattr(node.target, "__name__", ""):
-            return "add"
-        if node.target in _CAT_FUNCTIONS or "cat" in getattr(node.target, "__name__", ""):
-            return "cat"
-        if node.target in _FLATTEN_FUNCTIONS:
-            return "flatten"
-        return "unknown"
-    if node.op == "call_method":
-        if node.target in _FOLDED_METHODS:
-            return "fold"
-        if node.target in _FLATTEN_METHODS:
-            return "flatten"
-        if node.target == "add":
-            return "add"
-        if node.target == "mean":
-            return "mean"
-    return "unknown"
-
-
-def _op_name(target: object) -> str:
-    """``add`` for operator.add and torch.add alike."""
-    return str(getattr(target, "__name__", target)).rsplit(".", 1)[-1]
-
-
-def _has_scalar(node: fx.Node) -> bool:
-    """A binary op with exactly one tensor operand (the other a Python number)."""
-    tensors = [a for a in node.args[:2] if isinstance(a, fx.Node)]
-    return len(tensors) == 1 and any(isinstance(a, int | float) for a in node.args[:2])
 
 
 def _shape(node: fx.Node) -> tuple[int, ...]:

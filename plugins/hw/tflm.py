@@ -29,9 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.errors import ConfigError
-from core.interfaces.hardware import Cost, HardwareTarget
-from core.tflm_planner import Buffer, plan
+from core.api import Buffer, ConfigError, Cost, HardwareTarget, plan
 from plugins.hw.tflite_lowering import LoweredGraph, lower
 
 # -- persistent arena ("tail") -----------------------------------------------------------------------------------------
@@ -63,7 +61,7 @@ REQUANT_BYTES_PER_CHANNEL = 8  # per-channel int32 output multiplier + int32 shi
 
 # -- flatbuffer (tinymoo's export: names stripped) --------------------------------------------------------------------
 QPARAM_BYTES_PER_CHANNEL = 12  # float32 scale + int64 zero point, for the weight and again for the bias
-# Fitted on the 41 nets of the zoo, converted from tinymoo's int8 graphs (core/int8.py), by `python -m
+# Fitted on the 41 nets of the zoo, converted from tinymoo's int8 graphs (core/trial/int8.py), by `python -m
 # benchmarks.cost_model_fit` (non-negative least squares on the relative error; max error 2.4 %): a fixed part
 # (header, signature, metadata), per distinct op type its operator code, and per op its operator table entry,
 # builtin options and its tensors' tables (shape, quantization, buffer). Op types of one kind share a value
@@ -109,7 +107,7 @@ CORES = (
     "x86-64",  # the host build of TFLM, which the cost model is checked against
 )
 MEASURE_MODES = ("estimate", "tflm")
-# TFLM's host build, which core.tflm_runtime runs (the tflite-micro wheel): its structs have 8-byte pointers and it
+# TFLM's host build, which core.tflm.runtime runs (the tflite-micro wheel): its structs have 8-byte pointers and it
 # runs the reference kernels, so its arena has no CMSIS-NN scratch buffers
 HOST_SETTINGS: dict[str, Any] = {"core": "x86-64", "pointer_bytes": 8, "kernels": "reference"}
 
@@ -217,7 +215,7 @@ class TflmTarget(HardwareTarget):
         if measure not in MEASURE_MODES:
             raise ValueError(f"measure must be one of {', '.join(MEASURE_MODES)}, got {measure!r}")
         if measure == "tflm":
-            from core.tflm_runtime import require_tflm
+            from core.api import require_tflm
 
             require_tflm()
         if pointer_bytes not in (4, 8):
@@ -231,7 +229,7 @@ class TflmTarget(HardwareTarget):
 
     def host_settings(self) -> TflmTarget:
         """This board's cost model with the settings of TFLM's host build (x86-64 core, 8-byte pointers, reference
-        kernels, fast path): the estimate that :func:`core.tflm_runtime.arena_use` measures, like for like."""
+        kernels, fast path): the estimate that :func:`core.tflm.runtime.arena_use` measures, like for like."""
         return TflmTarget(
             f"{self.name} (host build settings)", self.flash_bytes, self.sram_bytes, self.runtime_flash_bytes,
             self.reserved_sram_bytes, self.clock_hz, HOST_SETTINGS["core"], self.cycles_per_mac, self.max_macs,
@@ -258,7 +256,7 @@ class TflmTarget(HardwareTarget):
             details["cmsis_nn_scratch_head_bytes"] = head - plan(g.buffers())[1]
         flash, ram = sum(flash_parts.values()), head + tail
         if self.measure == "tflm":
-            from core.tflm_runtime import arena_use, convert_int8
+            from core.api import arena_use, convert_int8
 
             # sizes do not depend on the calibration data, only on the architecture
             data = convert_int8(

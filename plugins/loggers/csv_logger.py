@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger, Logger
 
-from core.interfaces.logger import SearchLogger
+from core.api import SearchLogger
 
 
 class CSVTrainingLogger(SearchLogger):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.interfaces.logger import SearchLogger
+from core.api import SearchLogger
 
 
 class NullLogger(SearchLogger):

@@ -56,9 +56,7 @@ from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger
 
-from core.errors import ConfigError
-from core.interfaces.logger import SearchLogger
-from core.interfaces.trial import TrialResult, TrialStatus
+from core.api import ConfigError, SearchLogger, TrialResult, TrialStatus
 
 log = logging.getLogger(__name__)
 

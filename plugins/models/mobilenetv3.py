@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.interfaces.model import ModelFactory
-from core.weight_init import init_weights
+from core.api import ModelFactory, init_weights
 
 # (kernel, expanded channels, output channels, squeeze-excite, activation, stride): tables 1 and 2 of the paper
 _SMALL = [
@@ -73,7 +72,7 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels: int, squeeze: int, conv_dim: int) -> None:
         super().__init__()
         conv = nn.Conv2d if conv_dim == 2 else nn.Conv1d
-        # trailing dims, so a 1-D model converted as 2-D with height 1 (core.tflm_runtime.as_2d) still pools right
+        # trailing dims, so a 1-D model converted as 2-D with height 1 (core.tflm.runtime.as_2d) still pools right
         self.dims = [-2, -1] if conv_dim == 2 else [-1]
         self.fc1 = conv(channels, squeeze, 1)
         self.relu = nn.ReLU()

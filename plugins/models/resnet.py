@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from core.interfaces.model import ModelFactory
-from core.weight_init import init_weights
+from core.api import ModelFactory, init_weights
 
 
 def scaled_channels(width: float, multiplier: float, divisor: int = 1) -> int:

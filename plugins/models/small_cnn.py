@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.interfaces.model import ModelFactory
+from core.api import ModelFactory
 
 
 class SmallCNN(ModelFactory):

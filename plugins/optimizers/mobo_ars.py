@@ -9,7 +9,7 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
 3. train each agent (a copy of the configured ``agent``, e.g. ARS) for ``iterations`` updates on a surrogate
    walk: the state is the current point (optionally with the posterior mean and std), an action is a bounded
    step ``max_step * tanh(a)`` in the unit cube, and the reward of a step is the acquisition value of the new
-   point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.log_ehvi`; the default),
+   point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.search.log_ehvi`; the default),
    ``ei`` = MC log expected improvement (qLogEI) of an augmented Chebyshev scalarization under the agent's own
    random simplex weights, over the best scalarized observation (ParEGO; the paper), or ``nehvi`` = qLogNEHVI;
 4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory, and
@@ -44,10 +44,17 @@ from botorch.utils.sampling import sample_simplex
 from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
-from core.interfaces.agent import Agent, Environment
-from core.interfaces.optimizer import KnownObjectives, Problem
-from core.log_ehvi import LogExpectedHypervolumeImprovement
-from core.surrogate import DTYPE, ModelBasedOptimizer, Surrogate, ignore_jitter_warnings
+from core.api import (
+    DTYPE,
+    Agent,
+    Environment,
+    KnownObjectives,
+    LogExpectedHypervolumeImprovement,
+    ModelBasedOptimizer,
+    Problem,
+    Surrogate,
+    ignore_jitter_warnings,
+)
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
@@ -140,7 +147,7 @@ class MoboArs(ModelBasedOptimizer):
             Cheap trials then get cheap proposals; with trials of minutes it never binds.
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
-            (:class:`core.surrogate.CostInputs`).
+            (:class:`core.search.surrogate.CostInputs`).
         front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
             a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those).
@@ -151,7 +158,7 @@ class MoboArs(ModelBasedOptimizer):
         explore: the log EHVI (reward, ranking and cheap asks) sees the error GP's posterior standard deviation
             times this (``1``: the plain expectation; larger: optimism where the error is uncertain).
         prior_quantile: ``null``: the error GP learns its prior mean; a number in ``[0, 1]``: its prior mean is fixed
-            at that quantile of the observed errors, ``0`` the worst (:func:`core.surrogate.fit_gp`), so that
+            at that quantile of the observed errors, ``0`` the worst (:func:`core.search.surrogate.fit_gp`), so that
             unexplored regions, such as the tiniest models, are not expected to be as accurate as the average.
     """
 

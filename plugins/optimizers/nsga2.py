@@ -17,7 +17,7 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem as PymooProblem
 from pymoo.core.termination import NoTermination
 
-from core.interfaces.optimizer import Optimizer, Problem
+from core.api import Optimizer, Problem
 
 
 class NSGA2(Optimizer):

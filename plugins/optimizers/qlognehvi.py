@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
-from core.surrogate import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
+from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
 
 
 class QLogNEHVI(AcquisitionOptimizer):
@@ -17,7 +17,7 @@ class QLogNEHVI(AcquisitionOptimizer):
     rather than repeating them. Without pending points nothing changes.
 
     Knobs (``n_init``, ``mc_samples``, ``num_restarts``, ``raw_samples``, ``maxiter``): see
-    :class:`core.surrogate.AcquisitionOptimizer`.
+    :class:`core.search.surrogate.AcquisitionOptimizer`.
     """
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,7 +8,7 @@ from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.models.model import Model
 from botorch.utils.sampling import sample_simplex
 
-from core.surrogate import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
+from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
 from plugins.optimizers.qlognehvi import x_pending
 
 
@@ -21,7 +21,7 @@ class QLogNParEGO(AcquisitionOptimizer):
     the candidates before it. Without pending points nothing changes.
 
     Knobs (``n_init``, ``mc_samples``, ``num_restarts``, ``raw_samples``, ``maxiter``): see
-    :class:`core.surrogate.AcquisitionOptimizer`.
+    :class:`core.search.surrogate.AcquisitionOptimizer`.
     """
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:

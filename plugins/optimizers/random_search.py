@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from core.interfaces.optimizer import Optimizer, Problem
+from core.api import Optimizer, Problem
 
 
 class RandomSearch(Optimizer):

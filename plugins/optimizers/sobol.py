@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from core.interfaces.optimizer import Optimizer, Problem
+from core.api import Optimizer, Problem
 
 
 class SobolSearch(Optimizer):

@@ -19,8 +19,7 @@ from botorch.generation.sampling import MaxPosteriorSampling
 from botorch.models import SingleTaskGP
 from torch.quasirandom import SobolEngine
 
-from core.interfaces.optimizer import Problem
-from core.surrogate import DTYPE, ModelBasedOptimizer, fit_gp, ignore_jitter_warnings
+from core.api import DTYPE, ModelBasedOptimizer, Problem, fit_gp, ignore_jitter_warnings
 
 
 def chebyshev_scalarize(y: np.ndarray, weights: np.ndarray, alpha: float = 0.05) -> np.ndarray:

@@ -15,7 +15,7 @@ from tinymoo_plugin_example.channel_align import SimdChannelAlignment, aligned_c
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.surgery import find_prune_groups
+from core.api import find_prune_groups
 
 
 class ResidualNet(nn.Module):
@@ -123,7 +123,7 @@ def test_agp_steps_then_align_equal_align_of_the_final_step() -> None:
 def test_training_aligns_right_after_the_pruning_step() -> None:
     """A real Lightning fit: prune_structured prunes at epoch 2 of 3 and simd_align aligns in the same epoch, so
     the last epoch fine-tunes the aligned network; the result has the shapes tinymoo costed before training."""
-    from core.training import LitClassifier
+    from core.api import LitClassifier
     from plugins.compressors.prune_structured import StructuredPruning
 
     pl.seed_everything(0, verbose=False)
@@ -165,7 +165,7 @@ def test_entry_points_and_configs_are_installed() -> None:
     """The distribution registers the compressor and its config package, and the YAMLs build through tinymoo."""
     from omegaconf import DictConfig, OmegaConf
 
-    from core.plugins import discover, instantiate
+    from core.api import discover, instantiate
 
     try:
         md.distribution("tinymoo-plugin-example")

@@ -10,7 +10,7 @@ group ends on a multiple of ``multiple``:
 
     python -m core.run compressor=[prune_structured,simd_align,quant_int8] compressor.align.multiple=8
 
-It uses tinymoo's channel surgery (:mod:`core.surgery`): channels that meet in a residual add, pass through a
+It uses tinymoo's channel surgery (:mod:`core.trial.prune_groups`): channels that meet in a residual add, pass through a
 depthwise conv or are gated by a squeeze-excite multiply are one group and shrink together, so the aligned model
 is a smaller dense network that the cost model and the exporter see as is.
 
@@ -38,8 +38,7 @@ import pytorch_lightning as pl
 import torch
 from torch import fx, nn
 
-from core.interfaces.compressor import Compressor
-from core.surgery import PruneGroup, find_prune_groups_cached, prune_to
+from core.api import Compressor, PruneGroup, find_prune_groups_cached, prune_to
 
 log = logging.getLogger(__name__)
 

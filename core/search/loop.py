@@ -1,6 +1,6 @@
 """The search loop: ask(q) -> decode -> evaluate -> store -> tell, until ``search.n_trials`` are finished.
 
-The store is written before every ask (see :mod:`core.store`), so a killed search resumes exactly with
+The store is written before every ask (see :mod:`core.search.store`), so a killed search resumes exactly with
 ``search.resume=true``.
 """
 
@@ -17,24 +17,23 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from core.errors import ConfigError, DatasetError, RunDirError, TinymooError
-from core.evaluate import build_compressors, evaluate_trial
-from core.interfaces import DatasetPlugin, Executor, HardwareTarget, ModelFactory, Optimizer, SearchLogger
+from core.errors import ConfigError, RunDirError
+from core.interfaces import DatasetPlugin, Executor, HardwareTarget, Optimizer, SearchLogger
 from core.interfaces.optimizer import Problem
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.known_costs import KnownCosts
-from core.lookahead import Lookahead
-from core.pareto import normalize, validate_objectives
 from core.plugins import instantiate
-from core.progress import SearchProgress
 from core.report import front_hypervolume, write_outputs
-from core.run_dir import RunLock, check_for_new, check_for_resume, storage_error
-from core.space import SearchSpace
-from core.store import STORE_NAME, Store
-from core.training import Alarm, alarm
+from core.report.progress import SearchProgress
+from core.search.checks import check_data, check_model_runs, check_trainer, config_int, reference_point
+from core.search.lookahead import Lookahead
+from core.search.pareto import normalize, validate_objectives
+from core.search.run_dir import RunLock, check_for_new, check_for_resume, storage_error
+from core.search.space import SearchSpace
+from core.search.store import STORE_NAME, Store
+from core.trial.evaluate import build_compressors, evaluate_trial
+from core.trial.known_costs import KnownCosts
 
 log = logging.getLogger(__name__)
 
@@ -50,69 +49,13 @@ class SearchOutcome:
     run_dir: Path
 
 
-def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
-    """The integer at dotted ``key``, or a :class:`ConfigError` naming the key (``2.5`` and ``abc`` are refused)."""
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = False, optional: bool = False) -> float:
-    """The number at dotted ``key`` (``>= minimum``, or ``> minimum`` with ``above``; None allowed if ``optional``)."""
-    value = OmegaConf.select(cfg, key)
-    if value is None and optional:
-        return float("nan")
-    ok = not isinstance(value, bool) and isinstance(value, int | float) and np.isfinite(value)
-    if not ok or (value <= minimum if above else value < minimum):
-        kind = f"a number {'>' if above else '>='} {minimum:g}" + (" or null" if optional else "")
-        raise ConfigError(key, f"must be {kind}, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
-def check_trainer(cfg: DictConfig) -> None:
-    """The trainer settings every trial reads, checked once before the first trial."""
-    config_int(cfg, "trainer.max_epochs", 1)
-    config_int(cfg, "trainer.batch_size", 1)
-    if OmegaConf.select(cfg, "trainer.check_val_every_n_epoch") is not None:
-        config_int(cfg, "trainer.check_val_every_n_epoch", 1)
-    config_number(cfg, "trainer.lr", 0.0, above=True)
-    config_number(cfg, "trainer.weight_decay", 0.0)
-    config_number(cfg, "trainer.gradient_clip_val", 0.0, optional=True)
-    limit = OmegaConf.select(cfg, "trainer.limit_train_batches")
-    if limit is not None and not (
-        (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1)
-        or (isinstance(limit, float) and 0.0 < limit <= 1.0)
-    ):
-        raise ConfigError(
-            "trainer.limit_train_batches",
-            f"must be a fraction in (0, 1], a whole number of batches >= 1, or null, got {limit!r}",
-        )
-
-
-def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, ...]) -> dict[str, float]:
-    """Reference value per objective: the board's, overridden by ``search.reference.<name>`` when set."""
-    ref = hw.reference()
-    overrides = cfg.search.get("reference") or {}
-    for name, value in overrides.items():
-        if value is None:
-            continue
-        if name not in ref:
-            raise ConfigError(f"search.reference.{name}", "is not an objective", choices=ref)
-        ref[name] = float(value)
-    for name in objectives:
-        if not ref[name] > 0:
-            raise ConfigError(f"search.reference.{name}", f"must be > 0, got {ref[name]}")
-    return {n: ref[n] for n in objectives}
-
-
 class Search:
     """Runs one search in ``run_dir`` from a composed config.
 
     Args:
         cfg: the composed run config (``conf/config.yaml`` plus overrides).
         run_dir: where the store, reports and models go.
-        evaluate: the trial function (defaults to :func:`core.evaluate.evaluate_trial`).
+        evaluate: the trial function (defaults to :func:`core.trial.evaluate.evaluate_trial`).
         show_progress: draw the rich progress bar and final table (default: ``search.progress``).
     """
 
@@ -174,77 +117,15 @@ class Search:
             raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {limit!r}")
         dataset: DatasetPlugin = instantiate(self.cfg.dataset, "dataset")
         _ = dataset.input_shape, dataset.num_classes  # raises DatasetError if the data is missing/corrupt
-        self._check_data(dataset, float(limit))
-        self._check_model_runs(dataset)
+        check_data(self.cfg, dataset, float(limit))
+        check_model_runs(self.cfg, self.space, self.hw, dataset)
         build_compressors(self.cfg)
-
-    def _check_data(self, dataset: DatasetPlugin, limit: float) -> None:
-        """Load the data once, as a trial would: bad data (NaN, one class, too few samples) is refused here."""
-        timer = Alarm()
-        try:
-            with alarm(limit, "loading the dataset") as timer:
-                dataset.datamodule(batch_size=int(self.cfg.trainer.batch_size), seed=int(self.cfg.seed))
-        except Exception as exc:
-            if timer.fired is not None:  # the TrialTimeout itself, or a library's error wrapping it
-                raise ConfigError(
-                    "search.trial_timeout_s",
-                    f"{timer.fired}: loading the data alone takes longer, so every trial would time out",
-                    hint="Raise search.trial_timeout_s, or make the dataset load faster.",
-                ) from exc
-            if isinstance(exc, TinymooError):
-                raise
-            raise DatasetError(  # a plugin's datamodule() may raise anything
-                f"Config key 'dataset': {type(dataset).__name__}.datamodule() fails ({type(exc).__name__}: {exc})."
-            ) from exc
-
-    def _check_model_runs(self, dataset: DatasetPlugin, tries: int = 5) -> None:
-        """Build the model at a few points of the space and run a zero batch through it: a model that fails at every
-        one (``model.conv_dim=1`` on images) is a config error, not a search whose every trial fails."""
-        shape, classes = tuple(dataset.input_shape), int(dataset.num_classes)
-        points = [np.full(self.space.dim, 0.5), *np.random.default_rng(0).random((tries - 1, self.space.dim))]
-        first: Exception | None = None
-        for x in points:
-            trial_cfg = self.space.apply(self.cfg, self.space.decode(x))
-            try:  # a point may be invalid for the factory's constructor too (an even kernel size)
-                factory: ModelFactory = instantiate(trial_cfg.model, "model")
-                model = factory.build(shape, classes).eval()
-                with torch.no_grad():
-                    out = model(torch.zeros(2, *shape))
-                if tuple(out.shape) != (2, classes):
-                    raise ValueError(f"it outputs shape {tuple(out.shape)}, not (batch, {classes} classes)")
-            except Exception as exc:  # any failure of a user's model; kept if no point works
-                first = first or exc
-                continue
-            self._check_costable(model, shape)
-            return
-        raise ConfigError(
-            "model",
-            f"{str(self.cfg.model.get('_target_')).rsplit('.', 1)[-1]} fails on the dataset's input of shape {shape} "
-            f"with {classes} classes at "
-            f"{len(points)} points of the search space ({type(first).__name__}: {first})",
-            hint="Check the model's settings (for example model.conv_dim: 2 for images, 1 for time series) against "
-            "the dataset.",
-        )
-
-    def _check_costable(self, model: torch.nn.Module, shape: tuple[int, ...]) -> None:
-        """The board's cost model must handle the model family (every trial has the same layers): a layer the
-        toolchain cannot lower (SiLU, AdaptiveMaxPool2d, ...) is one error now, not one failed trial each."""
-        try:
-            self.hw.cost(model, shape)
-        except TinymooError:
-            raise
-        except Exception as exc:  # the board's own error type (e.g. the TFLite lowering's LoweringError)
-            raise ConfigError(
-                "model",
-                f"{type(self.hw).__name__} ({self.hw.name}) cannot cost this model: {type(exc).__name__}: {exc}",
-                hint="Use layers the board's toolchain supports, or another model.",
-            ) from exc
 
     # ---------------------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
         """Run (or resume) the search to ``n_trials`` finished trials; always writes the reports.
 
-        The run directory is locked for the whole search (:class:`core.run_dir.RunLock`). A directory that cannot
+        The run directory is locked for the whole search (:class:`core.search.run_dir.RunLock`). A directory that cannot
         be used as asked (busy, an unreadable store, an earlier search's files, a refused write) raises
         :class:`core.errors.RunDirError` without changing what is stored.
         """
@@ -394,7 +275,7 @@ class Search:
                     if result.status == TrialStatus.FAILED:
                         log.warning("trial %d failed: %s", result.trial_id, result.error)
             except KeyboardInterrupt:
-                store.unstart(in_flight)  # a user's Ctrl-C is not the trial's fault
+                store.take_back_attempts(in_flight)  # a user's Ctrl-C is not the trial's fault
                 raise
             self._carry = []
             self._tell(store, results)
@@ -404,7 +285,7 @@ class Search:
         for one point, told of every result so far and of the points still running (``Optimizer.set_pending``).
         Every result is stored and told as soon as it arrives. Trials left pending by an interruption run first,
         at their stored points. With ``search.lookahead`` the next point is proposed in a background thread while
-        the trials run (:mod:`core.lookahead`), and results are told at the start of the following proposal."""
+        the trials run (:mod:`core.search.lookahead`), and results are told at the start of the following proposal."""
         running: dict[int, np.ndarray] = {}  # asked (stored as pending) and not finished: id -> point
         ahead = Lookahead(self.optimizer, self.space.dim) if self.lookahead else None
 
@@ -459,7 +340,7 @@ class Search:
                 else:
                     ahead.queue_tell([result.trial_id], *self._observations([result]))
         except KeyboardInterrupt:
-            store.unstart(in_flight)  # a user's Ctrl-C is not the trial's fault
+            store.take_back_attempts(in_flight)  # a user's Ctrl-C is not the trial's fault
             raise
         if ahead is not None:  # tell what is still queued, so the optimizer ends knowing every result
             if ahead.running:  # only where an executor stopped pulling early: the proposal is not used
@@ -472,7 +353,7 @@ class Search:
 
     @staticmethod
     def _started(store: Store, in_flight: set[int], spec: TrialSpec) -> None:
-        store.start([spec.trial_id])
+        store.begin_attempts([spec.trial_id])
         in_flight.add(spec.trial_id)
 
     def _give_up_on_crashers(self, store: Store, pending: list[TrialResult]) -> list[TrialResult]:

@@ -4,7 +4,7 @@
 directory under ``hydra.sweep.dir``. :class:`MultirunSummary` is a Hydra callback registered in
 ``conf/config.yaml`` (``hydra.callbacks.multirun_summary``). It runs in the launching process once every job has
 returned, with any launcher (basic, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``), and writes, from
-the jobs' stores, with :func:`core.report.write_comparison`:
+the jobs' stores, with :func:`core.report.comparison.write_comparison`:
 
 * ``<sweep dir>/comparison.csv``: one row per job: its number (``job``) and task overrides (``overrides``, from
   the job's ``.hydra/overrides.yaml``), then ``write_comparison``'s columns (run directory, optimizer, seed,
@@ -17,7 +17,7 @@ writes its one-paragraph message to ``<job dir>/error.txt`` and returns, the rem
 ``comparison.csv`` carries the message in the ``error`` column. The command then exits 2 after the sweep, naming
 the failed jobs. A job that died some other way before its first trial has no store and no row (a warning names
 it). The callback never fails the sweep: an error is logged, and the jobs' own outputs are untouched.
-``python -m core.multirun SWEEP_DIR`` writes the same files for a finished or interrupted sweep.
+``python -m core.search.multirun SWEEP_DIR`` writes the same files for a finished or interrupted sweep.
 
 Launchers (each uses ``hydra.sweep.dir``; the callback works with all of them):
 
@@ -42,7 +42,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from core.store import STORE_NAME
+from core.search.store import STORE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _add_job_columns(csv_path: Path, jobs: list[Job]) -> None:
 def summarize_sweep(sweep_dir: str | Path) -> Path | None:
     """Write ``comparison.csv`` and ``hypervolume.png`` into ``sweep_dir``; returns the csv (None: no job has a
     store or a recorded error)."""
-    from core.report import write_comparison
+    from core.report.comparison import write_comparison
 
     root = Path(sweep_dir)
     jobs = find_jobs(root)
@@ -202,10 +202,10 @@ class MultirunSummary(Callback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m core.multirun SWEEP_DIR [...]``: (re)write the comparison of finished sweeps."""
+    """``python -m core.search.multirun SWEEP_DIR [...]``: (re)write the comparison of finished sweeps."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m core.multirun SWEEP_DIR [SWEEP_DIR ...]", file=sys.stderr)
+        print("usage: python -m core.search.multirun SWEEP_DIR [SWEEP_DIR ...]", file=sys.stderr)
         return 2
     status = 0
     for arg in argv:

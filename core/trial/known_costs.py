@@ -7,7 +7,7 @@ measures after training (``tests/test_known_costs.py`` checks this on real trial
 
 Two users:
 
-* the trial (:mod:`core.evaluate`) skips training a candidate that cannot fit the board
+* the trial (:mod:`core.trial.evaluate`) skips training a candidate that cannot fit the board
   (``search.train_infeasible=false``, the default) and records it as infeasible at no training cost;
 * :class:`KnownCosts` gives optimizers the exact cost objectives of any point in the unit cube
   (``Problem.known``), so a surrogate need model only the error (``optimizer.known_costs=true``).
@@ -28,7 +28,7 @@ from torch import nn
 
 from core.interfaces import Compressor, Cost, DatasetPlugin, HardwareTarget, ModelFactory
 from core.plugins import instantiate
-from core.space import SearchSpace
+from core.search.space import SearchSpace
 
 COST_OBJECTIVES = ("flash", "ram", "macs", "latency")
 # config sections a candidate's architecture (and so its cost) can depend on; trainer.* never changes it
@@ -59,7 +59,7 @@ def architecture_cost(
 class KnownCosts:
     """The exact cost objectives of any point of a search space, for optimizers (implements ``KnownObjectives``).
 
-    Costs are cached twice: by the point's architecture parameters (training parameters such as ``trainer.lr``
+    Costs are cached twice: by the point's architecture parameters (training parameters such as ``optim.lr``
     never change a cost) and by the restructured model's shapes (many pruning fractions keep the same channel
     counts), so a surrogate walk that visits thousands of points costs each distinct architecture once.
 

@@ -1,12 +1,12 @@
 """``report.html``: one self-contained, offline page per run (plotly.js is inlined, nothing is fetched).
 
 It holds the run's headline numbers, the Pareto set as a table (with infeasible non-dominated candidates
-marked ✗, see :mod:`core.report`), a parallel-coordinates plot of every measured trial (searched parameters,
+marked ✗, see :mod:`core.report.fronts`), a parallel-coordinates plot of every measured trial (searched parameters,
 then objectives; coloured by Pareto front / fits the board / does not fit) and a scatter matrix (splom) of
 the objectives, and the hypervolume against wall-clock time with the workers' utilisation (see
-:mod:`core.timeline`). Objectives are shown in human units (error in %, flash and SRAM in KiB, latency in ms).
+:mod:`core.search.timeline`). Objectives are shown in human units (error in %, flash and SRAM in KiB, latency in ms).
 
-Needs ``plotly`` (the Python package; it ships plotly.js); :func:`core.report.write_outputs` skips the page
+Needs ``plotly`` (the Python package; it ships plotly.js); :func:`core.report.summary.write_outputs` skips the page
 with a warning when it is missing.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from core.interfaces.trial import TrialResult, TrialStatus
-from core.pareto import OBJECTIVES
-from core.report import display_label, display_value, format_value, objective_value
-from core.timeline import Timeline, describe, time_unit
+from core.report.display import display_label, display_value, format_value, objective_value
+from core.search.pareto import OBJECTIVES
+from core.search.timeline import Timeline, describe, time_unit
 
 CATEGORIES = ("does not fit", "fits the board", "Pareto front")  # parcoords colour codes 0, 1, 2
 _COLOURS = {"does not fit": "#d62728", "fits the board": "#9a9a9a", "Pareto front": "#1f77b4"}
@@ -244,7 +244,7 @@ def render_html(
     title: str = "",
     timeline: Timeline | None = None,
 ) -> str:
-    """The page as a string (plotly.js inlined once); ``timeline`` (:func:`core.timeline.load_timeline`) adds
+    """The page as a string (plotly.js inlined once); ``timeline`` (:func:`core.search.timeline.load_timeline`) adds
     the hypervolume against wall-clock time."""
     import plotly.io as pio
 

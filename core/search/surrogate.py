@@ -292,7 +292,7 @@ class ModelBasedOptimizer(Optimizer):
 
     def observed_front(self) -> np.ndarray:
         """Indices of non-dominated feasible observations (minimization)."""
-        from core.pareto import pareto_mask
+        from core.search.pareto import pareto_mask
 
         idx = np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1))
         if len(idx) == 0:

@@ -17,14 +17,14 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from core.checkpoint import save_float, save_int8
 from core.errors import TrialDiverged, TrialTimeout
-from core.int8 import Int8Model
 from core.interfaces import Compressor, DatasetPlugin, HardwareTarget, ModelFactory, SearchLogger
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
-from core.known_costs import architecture_cost, cost_objectives
 from core.plugins import instantiate
-from core.training import Alarm, Deadline, LitClassifier, accuracy, alarm, count_parameters
+from core.trial.checkpoint import save_float, save_int8
+from core.trial.int8 import Int8Model
+from core.trial.known_costs import architecture_cost, cost_objectives
+from core.trial.training import Alarm, Deadline, LitClassifier, accuracy, alarm, count_parameters, trial_trainer
 
 log = logging.getLogger(__name__)
 
@@ -86,34 +86,18 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
             return TrialStatus.INFEASIBLE, cost_objectives(cost), skipped, why
 
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    dm = dataset.datamodule(batch_size=int(cfg.trainer.batch_size), seed=int(cfg.seed))
+    dm = dataset.datamodule(batch_size=int(cfg.data.batch_size), seed=int(cfg.seed))
     deadline.check("data loading")
     model = factory.build(dataset.input_shape, dataset.num_classes)
     compressors = build_compressors(cfg)
     logger: SearchLogger = instantiate(cfg.logger, "logger")
     params_before = count_parameters(model)
 
-    lit = LitClassifier(model, cfg.trainer.lr, cfg.trainer.weight_decay, dataset.input_shape)
+    lit = LitClassifier(model, cfg.optim.lr, cfg.optim.weight_decay, dataset.input_shape)
     callbacks: list[pl.Callback] = [deadline]
     for c in compressors:
         callbacks.extend(c.callbacks())
-    trainer = pl.Trainer(
-        max_epochs=int(cfg.trainer.max_epochs),
-        accelerator=str(cfg.trainer.accelerator),
-        devices=cfg.trainer.devices,
-        precision=cfg.trainer.precision,
-        deterministic=bool(cfg.trainer.deterministic),
-        gradient_clip_val=cfg.trainer.gradient_clip_val,
-        callbacks=callbacks,
-        logger=logger.trial_logger(spec.trial_id, spec.run_dir) or False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-        limit_train_batches=cfg.trainer.limit_train_batches,
-        check_val_every_n_epoch=int(cfg.trainer.check_val_every_n_epoch),
-    )
+    trainer = trial_trainer(cfg.trainer, callbacks, logger.trial_logger(spec.trial_id, spec.run_dir) or False)
     trainer.fit(lit, datamodule=dm)
     model = lit.model.cpu().eval()
     metrics: dict[str, float] = {"float_val_accuracy": accuracy(model, dm.val_dataloader())}
@@ -132,7 +116,7 @@ def _run(spec: TrialSpec, start: float) -> tuple[TrialStatus, dict[str, float], 
     metrics["params_after"] = float(_param_count_any(model))
 
     # The objective is the accuracy of the compressed model, run as is: for an int8 step, the converted int8 graph
-    # that core.export lowers to the .tflite (core.int8), with TFLM's rounding of averages.
+    # that core.tflm.export lowers to the .tflite (core.trial.int8), with TFLM's rounding of averages.
     val_acc = accuracy(model, dm.val_dataloader())
     metrics["val_accuracy"] = val_acc
     metrics["test_accuracy"] = accuracy(model, dm.test_dataloader())
@@ -165,7 +149,7 @@ def _param_count_any(model: torch.nn.Module) -> int:
 
 def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
     """Save the (pruned, trained) float model's weights to ``models/<trial>/float_model.pt`` for export
-    (:mod:`core.checkpoint`); returns a copy (a later compressor may change the model in place)."""
+    (:mod:`core.trial.checkpoint`); returns a copy (a later compressor may change the model in place)."""
     import copy
 
     save_float(model, out)
@@ -175,7 +159,7 @@ def _save_float(model: torch.nn.Module, out: Path) -> torch.nn.Module:
 def _save_model(
     model: torch.nn.Module, out: Path, spec: TrialSpec, objectives: dict[str, Any], metrics: dict[str, float]
 ) -> None:
-    """Write the int8 model's state (:func:`core.checkpoint.save_int8`) and a manifest (config included) to
+    """Write the int8 model's state (:func:`core.trial.checkpoint.save_int8`) and a manifest (config included) to
     ``models/<trial>/``; the float model is already there (``float_model.pt``)."""
     import json
 

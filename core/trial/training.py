@@ -9,14 +9,33 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
 from core.errors import TrialDiverged, TrialTimeout
+
+# the Trainer arguments every trial sets itself; conf/trainer holds the others and must not repeat these
+TRIAL_TRAINER_ARGS = {
+    "callbacks": None,  # the trial's deadline and the compressors' callbacks
+    "logger": None,  # the logger plugin's per-trial logger, or False
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "num_sanity_val_steps": 0,
+    "log_every_n_steps": 1,
+}
+
+
+def trial_trainer(trainer: DictConfig, callbacks: list[pl.Callback], logger: Any) -> pl.Trainer:
+    """The Lightning Trainer of one trial: the ``trainer`` config node as it is (only ``pytorch_lightning.Trainer``
+    arguments, checked by :func:`core.search.checks.check_trainer`), plus :data:`TRIAL_TRAINER_ARGS`."""
+    args = cast(dict[str, Any], OmegaConf.to_container(trainer, resolve=True))
+    return pl.Trainer(**args, **{**TRIAL_TRAINER_ARGS, "callbacks": callbacks, "logger": logger})
 
 
 class LitClassifier(pl.LightningModule):

@@ -10,7 +10,7 @@ Config form (``conf/search_space/*.yaml``)::
 
     params:
       width: {path: model.width, type: int, low: 8, high: 32}
-      lr:    {path: trainer.lr, type: float, low: 1.0e-3, high: 3.0e-2, log: true}
+      lr:    {path: optim.lr, type: float, low: 1.0e-3, high: 3.0e-2, log: true}
 """
 
 from __future__ import annotations
@@ -150,9 +150,9 @@ def _parse_parameter(name: str, spec: Any, config: DictConfig | None) -> Paramet
     if (last.startswith("_") and last.endswith("_")) or path.split(".")[0] in ("hydra", "search", "search_space"):
         raise ConfigError(
             f"{key}.path",
-            f"'{path}' cannot be searched: a search may set hyperparameters (model, trainer, compressor, dataset, "
-            "board fields), never which class is built (_target_ and Hydra's other _keys_) or the search's own "
-            "settings",
+            f"'{path}' cannot be searched: a search may set hyperparameters (model, trainer, optim, data, compressor, "
+            "dataset, board fields), never which class is built (_target_ and Hydra's other _keys_) or the search's "
+            "own settings",
         )
     if config is not None and OmegaConf.select(config, path, default=_MISSING) is _MISSING:
         parent = path.rsplit(".", 1)[0] if "." in path else ""

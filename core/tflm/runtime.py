@@ -1,6 +1,6 @@
 """The real toolchain (the ``tflm`` extra): PyTorch -> int8 .tflite with litert-torch, run in TFLite-Micro.
 
-* :func:`lower_int8`: the .tflite flatbuffer of an int8 model of :mod:`core.int8` (the graph a trial scored),
+* :func:`lower_int8`: the .tflite flatbuffer of an int8 model of :mod:`core.trial.int8` (the graph a trial scored),
   lowered by litert-torch: int8 input and output, channel-last input for conv nets, 1-D nets as 2-D.
 * :func:`convert_int8`: the same for a float model, quantized post-training first.
 * :func:`arena_use`: the tensor arena TFLM allocates for a model (head = planned activations and scratch,
@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.deployed_layout import deployed_shape
-from core.int8 import Int8Model, Int8Scheme, post_training_int8
+from core.trial.deployed_layout import deployed_shape
+from core.trial.int8 import Int8Model, post_training_int8
+from core.trial.int8_quantizer import Int8Scheme
 
 DEFAULT_ARENA_BYTES = 16 * 1024 * 1024
 
@@ -44,7 +45,7 @@ def require_tflm() -> None:
 
 
 def lower_int8(model: Int8Model) -> bytes:
-    """The .tflite of an int8 model (:mod:`core.int8`): litert-torch lowers exactly its converted graph (the same
+    """The .tflite of an int8 model (:mod:`core.trial.int8`): litert-torch lowers exactly its converted graph (the same
     scales; nothing is calibrated again), with batch 1 and the deployed (channel-last) input."""
     require_tflm()
     import litert_torch
@@ -70,7 +71,7 @@ def convert_int8(
     calibration: Iterable[torch.Tensor],
     scheme: Int8Scheme | None = None,
 ) -> bytes:
-    """The .tflite of a float ``model``: post-training int8 (:func:`core.int8.post_training_int8`, calibrated on
+    """The .tflite of a float ``model``: post-training int8 (:func:`core.trial.int8.post_training_int8`, calibrated on
     float ``calibration`` batches in the model's own layout), then :func:`lower_int8`."""
     return lower_int8(post_training_int8(model, tuple(input_shape), list(calibration), scheme or Int8Scheme()))
 
@@ -81,7 +82,7 @@ class NotInt8Error(RuntimeError):
 
 def check_all_int8(data: bytes) -> None:
     """Raise :class:`NotInt8Error` unless every activation is int8 and no (de)quantize op is inside the graph."""
-    from core.tflite_graph import TfliteGraph
+    from core.tflm.tflite_graph import TfliteGraph
 
     graph = TfliteGraph.from_bytes(data)
     floats = graph.float_tensors()

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.errors import RunDirError
-from core.store import STORE_NAME, read_only_check
+from core.search.store import STORE_NAME, read_only_check
 
 try:
     import fcntl

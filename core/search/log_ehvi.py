@@ -110,7 +110,7 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
     """Closed-form log EHVI of single candidates (q=1) for a surrogate with independent outcomes.
 
     The surrogate may mix GPs (Gaussian outcomes) and deterministic models (exact outcomes, zero variance), as
-    :class:`core.surrogate.Surrogate` does with known costs. Pending points, evaluated but not yet told, enter
+    :class:`core.search.surrogate.Surrogate` does with known costs. Pending points, evaluated but not yet told, enter
     the front at their posterior mean (kriging believer), so the acquisition steers away from them.
 
     Args:

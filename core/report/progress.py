@@ -75,8 +75,8 @@ class SearchProgress:
         (only trained ones have an error: ``search.train_infeasible=true``) are listed too, marked ✗: they show
         what a larger board would buy, but are not part of the front or its hypervolume.
         """
-        from core.pareto import OBJECTIVES
-        from core.report import display_label, format_value
+        from core.report.display import display_label, format_value
+        from core.search.pareto import OBJECTIVES
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=200))
         board = summary.get("board")

@@ -1,7 +1,7 @@
 """The run's trial timeline: when each trial ran, how busy the workers were, and the hypervolume against time.
 
 A search records the Unix time at which each trial's latest evaluation attempt started and the time at which it
-finished (:meth:`core.store.Store.timings`). From those this module computes, for the reports
+finished (:meth:`core.search.store.Store.timings`). From those this module computes, for the reports
 (:func:`core.report.write_outputs`, ``report.html``):
 
 * each trial's start and finish in seconds since the run's first trial start (:func:`relative_times`);
@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from core.interfaces.trial import TrialResult, TrialStatus
-from core.pareto import OBJECTIVES, hypervolume, normalize
+from core.search.pareto import OBJECTIVES, hypervolume, normalize
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from core.store import Store
+    from core.search.store import Store
 
 Timings = Sequence[tuple[int, float | None, float | None]]  # (trial_id, started_at, finished_at), Unix times
 

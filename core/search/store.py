@@ -124,7 +124,7 @@ class Store:
                 [(s.trial_id, TrialStatus.PENDING.value, json.dumps(s.x), json.dumps(s.params), now) for s in specs],
             )
 
-    def start(self, trial_ids: Iterable[int]) -> None:
+    def begin_attempts(self, trial_ids: Iterable[int]) -> None:
         """Count one more evaluation attempt for each trial (so a trial that keeps crashing can be given up) and
         record when it started (the wall time of its latest attempt)."""
         now = time.time()
@@ -133,8 +133,8 @@ class Store:
                 "UPDATE trials SET attempts=attempts+1, started_at=? WHERE trial_id=?", [(now, i) for i in trial_ids]
             )
 
-    def unstart(self, trial_ids: Iterable[int]) -> None:
-        """Take back attempts counted by :meth:`start` (for interruptions that were not the trial's fault)."""
+    def take_back_attempts(self, trial_ids: Iterable[int]) -> None:
+        """Take back attempts counted by :meth:`begin_attempts` (for interruptions that were not the trial's fault)."""
         with self._tx():
             self._db.executemany(
                 "UPDATE trials SET attempts=MAX(attempts-1, 0) WHERE trial_id=?", [(i,) for i in trial_ids]

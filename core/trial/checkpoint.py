@@ -7,9 +7,9 @@ the trial's config, then each compressor's ``restructure`` (the pruned channel c
 the saved tensors are loaded into it strictly, so a file whose shapes do not match is refused.
 
 The int8 model the trial scored is saved the same way: ``models/<trial>/int8_state.pt`` holds the state of its
-prepared graph (weights, observed or QAT-learned ranges; :mod:`core.int8`), and the manifest its
-:class:`~core.int8.Int8Scheme`. :func:`load_int8` captures and prepares the float model again, loads that state
-and converts it: the graph the trial scored, with the same scales and no second calibration.
+prepared graph (weights, observed or QAT-learned ranges; :mod:`core.trial.int8`), and the manifest its
+:class:`~core.trial.int8_quantizer.Int8Scheme`. :func:`load_int8` captures and prepares the float model again, loads
+that state and converts it: the graph the trial scored, with the same scales and no second calibration.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from core.interfaces import Compressor, DatasetPlugin, ModelFactory
 from core.plugins import instantiate
 
 if TYPE_CHECKING:
-    from core.int8 import Int8Model
+    from core.trial.int8 import Int8Model
 
 FLOAT_MODEL = "float_model.pt"
 INT8_STATE = "int8_state.pt"
@@ -118,7 +118,8 @@ def load_int8(
     Raises:
         CheckpointError: a missing or unsafe file, or a state that does not fit the prepared graph.
     """
-    from core.int8 import Int8Scheme, from_prepared, prepare
+    from core.trial.int8 import from_prepared, prepare
+    from core.trial.int8_quantizer import Int8Scheme
 
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     dataset: DatasetPlugin = instantiate(cfg.dataset, "dataset")

@@ -1,7 +1,7 @@
 """The input layout a model has on the board: channel-last (NHWC), and a 1-D model as a 2-D one of height 1.
 
 TFLite's kernels are channel-last, and the converter gives a 1-D convolution TRANSPOSE/RESHAPE ops (and their arena
-buffers) that a 2-D convolution of height 1 does not need. So tinymoo's int8 stack (:mod:`core.int8`) captures
+buffers) that a 2-D convolution of height 1 does not need. So tinymoo's int8 stack (:mod:`core.trial.int8`) captures
 every model in its deployed form: :func:`as_2d` for a 1-D model, then :class:`ChannelLast`, whose input is what the
 firmware feeds the .tflite. :func:`to_deployed` turns a batch in the dataset's own layout (``N x C x H x W`` or
 ``N x C x L``) into that input.

@@ -3,9 +3,9 @@ traceback-and-hint, and no silently ignored typo.
 
 * ``group=option`` must name an option some config package provides (:func:`check_group_choices`).
 * ``key=value`` and ``~key`` must name a key of the composed config; ``+key=value`` must not add a key that
-  tinymoo never reads (under ``search`` and ``trainer``, or a new top-level key). Each refusal names the closest
-  valid key and lists the valid keys at that level (:func:`check_keys`). Plugin nodes (``optimizer``, ``hw``,
-  ...) may take ``+`` keys: their constructors check them.
+  tinymoo never reads (under ``search``, ``trainer``, ``optim`` and ``data``, or a new top-level key). Each
+  refusal names the closest valid key and lists the valid keys at that level (:func:`check_keys`). Plugin nodes
+  (``optimizer``, ``hw``, ...) may take ``+`` keys: their constructors check them.
 
 The checks are skipped when the user extends Hydra's config search path (``--config-dir``, ``hydra.searchpath``);
 Hydra then reports what it cannot compose itself.
@@ -22,11 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 from core.errors import ConfigError
 
 CONFIG_GROUPS = (
-    "optimizer", "agent", "dataset", "model", "hw", "compressor", "search_space", "trainer", "logger",
+    "optimizer", "agent", "dataset", "model", "hw", "compressor", "search_space", "trainer", "optim", "logger",
     "executor", "experiment",
 )  # fmt: skip
 # nodes whose keys tinymoo itself reads: a `+` key there would be silently ignored
-STRICT_NODES = ("search", "trainer")
+STRICT_NODES = ("search", "trainer", "optim", "data")
 # Hydra's command-line flags that take a value as the next argument
 _FLAGS_WITH_VALUE = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "-c", "--cfg", "-p",
                      "--package")  # fmt: skip
