@@ -79,6 +79,8 @@ def test_end_to_end_four_trials(tmp_path) -> None:
         (["+search.n_trail=5"], ["Config key 'search.n_trail': '+' adds a key that tinymoo never reads under 'search'",
                                  "Did you mean 'search.n_trials'?", "search.n_trials, search.objectives"]),
         (["-m", "serach.n_trials=3,4"], ["Config key 'serach.n_trials': does not exist"]),
+        (["+trainer.accumulate_grad_batch=2"], ["Config key 'trainer.accumulate_grad_batch': is not an argument",
+                                               "Did you mean trainer.accumulate_grad_batches?"]),
         (["optim.lr=fast"], ["Config key 'optim.lr': must be a number > 0, got 'fast' (str)"]),
         (["model.conv_dim=1"], ["Config key 'model': SmallCNN fails on the dataset's input of shape (1, 8, 8)",
                                 "conv_dim=1 needs inputs of rank 2", "model.conv_dim: 2 for images"]),

@@ -274,3 +274,17 @@ def test_the_trainer_config_holds_only_trainer_arguments(make_cfg, key, value, m
     with pytest.raises(ConfigError, match=message) as err:
         check_trainer(cfg)
     assert "\n" not in str(err.value)
+
+
+def test_any_trainer_argument_can_be_added_from_the_command_line(make_cfg) -> None:
+    """``trainer`` is instantiated as a whole: ``+trainer.<argument>`` passes the command-line check and reaches the
+    Trainer of every trial, without a code change."""
+    from core.search.overrides import check_keys
+    from core.trial.training import trial_trainer
+
+    overrides = ["+trainer.accumulate_grad_batches=3", "+trainer.precision=bf16-mixed"]
+    assert check_keys(overrides) is None
+    cfg = make_cfg(*overrides)
+    check_trainer(cfg)
+    trainer = trial_trainer(cfg.trainer, [], False)
+    assert trainer.accumulate_grad_batches == 3 and "bf16" in str(trainer.precision)

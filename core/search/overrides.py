@@ -25,8 +25,10 @@ CONFIG_GROUPS = (
     "optimizer", "agent", "dataset", "model", "hw", "compressor", "search_space", "trainer", "optim", "logger",
     "executor", "experiment",
 )  # fmt: skip
-# nodes whose keys tinymoo itself reads: a `+` key there would be silently ignored
-STRICT_NODES = ("search", "trainer", "optim", "data")
+# nodes whose keys tinymoo itself reads: a `+` key there would be silently ignored. (`trainer` is not one: it goes
+# to pytorch_lightning.Trainer as a whole, so `+trainer.accumulate_grad_batches=4` works, and a key the Trainer does
+# not take is refused by core.search.checks.check_trainer, naming the closest argument.)
+STRICT_NODES = ("search", "optim", "data")
 # Hydra's command-line flags that take a value as the next argument
 _FLAGS_WITH_VALUE = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "-c", "--cfg", "-p",
                      "--package")  # fmt: skip
