@@ -332,7 +332,8 @@ def run_once(
         "load_1min_after": round(os.getloadavg()[0], 2),
         "overrides": overrides,
     }
-    if row["schedule"] != schedule or row["workers"] != workers:
+    stored_as = "async" if schedule == "nolookahead" else schedule  # the store records the schedule, not lookahead
+    if row["schedule"] != stored_as or row["workers"] != workers:
         raise RuntimeError(
             f"asked for {workers} workers ({schedule}), the store says {row['workers']} ({row['schedule']})"
         )

@@ -126,14 +126,17 @@ def test_markdown_and_report_only_from_a_synthetic_json(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_real_tiny_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "scaling.json"
-    argv = ["--trials", "3", "--epochs", "1", "--scenarios", "sobol", "--runs", "process:1", "process:2"]
+    runs = ["process:1", "process:2:nolookahead", "process:2"]
+    argv = ["--trials", "3", "--epochs", "1", "--scenarios", "sobol", "--runs", *runs]
     assert scaling.main([*argv, "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert {"benchmark", "git_commit", "command", "run_command", "machine", "settings", "scenarios"} <= set(data)
     assert data["machine"]["cores"] >= 1
     assert data["command"].startswith("python -m benchmarks.scaling --trials 3")
     (sc,) = data["scenarios"]
-    assert [r["run"] for r in sc["runs"]] == ["process:1:async", "process:2:async"] and not sc["skipped"]
+    assert [r["run"] for r in sc["runs"]] == ["process:1:async", "process:2:nolookahead", "process:2:async"]
+    assert not sc["skipped"]
+    assert "search.lookahead=false" in sc["runs"][1]["overrides"]
     for r in sc["runs"]:
         assert r["n_trials"] == 3 and r["counts"]["pending"] == 0
         assert r["trials_per_hour"] > 0 and r["trials_per_hour_incl_startup"] > 0
@@ -145,7 +148,7 @@ def test_a_real_tiny_benchmark(tmp_path: Path) -> None:
         assert [p[0] for p in r["hv_trace"]] == sorted(p[0] for p in r["hv_trace"])
         assert r["final_hv"] == pytest.approx(r["summary_hypervolume"], abs=1e-5) and r["final_hv"] > 0
         assert r["trial_s_median"] > 0 and r["hv_at_equal_time"] is None  # no batch run: no equal time
-    assert sc["runs"][0]["ratio_to_1_worker"] == 1.0 and sc["runs"][1]["ratio_to_1_worker"] > 0
-    assert sc["runs"][1]["workers"] == 2
+    assert sc["runs"][0]["ratio_to_1_worker"] == 1.0 and sc["runs"][2]["ratio_to_1_worker"] > 0
+    assert sc["runs"][1]["workers"] == sc["runs"][2]["workers"] == 2
     md = (tmp_path / "scaling.md").read_text()
     assert "| sobol | process:2:async |" in md
