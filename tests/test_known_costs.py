@@ -15,7 +15,7 @@ from core.plugins import instantiate
 from core.search.checks import reference_point
 from core.search.space import SearchSpace
 from core.trial.evaluate import evaluate_trial
-from core.trial.known_costs import COST_OBJECTIVES, KnownCosts, cost_objectives
+from core.trial.known_costs import COST_OBJECTIVES, KnownCosts, architecture_cost, cost_objectives
 from plugins.agents.ars import ARS
 from plugins.optimizers.mobo_ars import MoboArs
 
@@ -226,3 +226,31 @@ def test_prior_quantile_fixes_the_error_gps_prior_mean_at_the_worst_observation(
     assert np.array_equal(xa, xb) and ((xa >= 0) & (xa <= 1)).all()
     with pytest.raises(ValueError, match="prior_quantile"):
         MoboArs(ARS(), prior_quantile=1.5)
+
+
+@pytest.mark.parametrize("experiment", ["quickstart", "quickstart_timeseries"])
+def test_known_costs_equal_costing_a_freshly_built_and_restructured_model(make_cfg, experiment) -> None:
+    """The cached fast path (reused template graphs, factories called directly) costs what the plain path does."""
+    cfg = make_cfg(f"experiment={experiment}")
+    known, space = _known(cfg)
+    hw = instantiate(cfg.hw, "hw")
+    dataset = instantiate(cfg.dataset, "dataset")
+    for x in np.random.default_rng(3).random((12, space.dim)):
+        run_cfg = space.apply(cfg, space.decode(x))
+        model = instantiate(run_cfg.model, "model").build(tuple(dataset.input_shape), dataset.num_classes)
+        compressors = [instantiate(node, "compressor") for node in run_cfg.compressor.values()]
+        assert known.cost(x) == architecture_cost(model, compressors, hw, tuple(dataset.input_shape))
+
+
+def test_known_costs_trace_each_template_once_whatever_the_pruning(make_cfg, monkeypatch) -> None:
+    """Pruning keeps a template's graph: a new channel count is costed without tracing the model again."""
+    cfg = make_cfg()
+    known, space = _known(cfg)
+    traces = []
+    real = torch.fx.symbolic_trace
+    monkeypatch.setattr(torch.fx, "symbolic_trace", lambda m, *a, **k: traces.append(type(m)) or real(m, *a, **k))
+    x = np.tile(np.random.default_rng(4).random(space.dim), (30, 1))
+    x[:, space.names.index("sparsity")] = np.linspace(0.0, 1.0, 30)  # one architecture, many channel counts
+    known(x)
+    assert len(known._by_shapes) >= 10
+    assert len(traces) <= 2  # the template's graph (and, uncached, its prune groups)

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from torch import fx, nn
 
-from core.interfaces import Compressor, Cost, DatasetPlugin, HardwareTarget, ModelFactory
+from core.interfaces import Compressor, Cost, DatasetPlugin, HardwareTarget
 from core.plugins import instantiate
 from core.search.space import SearchSpace
 
@@ -61,7 +61,10 @@ class KnownCosts:
 
     Costs are cached twice: by the point's architecture parameters (training parameters such as ``optim.lr``
     never change a cost) and by the restructured model's shapes (many pruning fractions keep the same channel
-    counts), so a surrogate walk that visits thousands of points costs each distinct architecture once.
+    counts), so a surrogate walk that visits thousands of points costs each distinct architecture once. Building
+    is cheap too: each model template is built and traced once, its factory class and the compressors' classes
+    are called directly after their first (validated) instantiation, and a restructured copy that keeps the
+    template's modules (channel pruning does) is lowered through the template's traced graph.
 
     Args:
         cfg: the composed run config.
@@ -90,7 +93,8 @@ class KnownCosts:
         self._by_params: OrderedDict[str, tuple[Cost, float]] = OrderedDict()
         self._by_shapes: dict[str, tuple[Cost, float]] = {}
         self._built: dict[str, Any] = {}  # section json -> model template / hw target / dataset facts
-        self._classes: dict[str, type[Compressor]] = {}
+        self._classes: dict[str, type] = {}  # _target_ -> class, after one validated instantiation
+        self._graphs: dict[int, tuple[fx.Graph, dict[str, type]] | None] = {}  # id(template) -> graph, module types
         self.misses = 0
 
     # -- KnownObjectives ----------------------------------------------------------------------------------------
@@ -121,7 +125,9 @@ class KnownCosts:
 
     def _compute(self, arch: dict[str, Any]) -> tuple[Cost, float]:
         self.misses += 1
-        cfg: dict[str, Any] = copy.deepcopy(self._base)
+        cfg: dict[str, Any] = dict(self._base)
+        for section in {path.split(".", 1)[0] for path in arch}:  # copy only the sections a parameter sets
+            cfg[section] = copy.deepcopy(self._base[section])
         for path, value in arch.items():
             node = cfg
             *parents, leaf = path.split(".")
@@ -130,7 +136,9 @@ class KnownCosts:
             node[leaf] = value
         input_shape, num_classes = self._once("dataset", cfg["dataset"], lambda: _dataset_facts(cfg["dataset"]))
         template = self._once(
-            "model", [cfg["model"], input_shape], lambda: _build(cfg["model"], input_shape, num_classes)
+            "model",
+            [cfg["model"], input_shape],
+            lambda: self._instance("model", "model", cfg["model"]).build(input_shape, num_classes).eval(),
         )
         example = torch.zeros(1, *input_shape)
         compressors = [self._compressor(name, node) for name, node in (cfg.get("compressor") or {}).items()]
@@ -146,7 +154,7 @@ class KnownCosts:
             )
         if key not in self._by_shapes:
             model = model if model is not None else _restructured(template, compressors, example)
-            cost = hw.cost(model, input_shape)
+            cost = hw.cost(self._with_template_graph(model, template), input_shape)
             self._by_shapes[key] = (cost, hw.overshoot(cost))
         return self._by_shapes[key]
 
@@ -157,15 +165,37 @@ class KnownCosts:
             self._built[key] = build()
         return self._built[key]
 
-    def _compressor(self, name: str, node: dict[str, Any]) -> Compressor:
-        """The compressor of ``node``; after the first (validated) instantiation, its class is called directly."""
+    def _instance(self, group: str, key: str, node: dict[str, Any]) -> Any:
+        """The plugin of ``node``; after the first (validated) instantiation, its class is called directly."""
         target = str(node.get("_target_"))
         kwargs = {k: v for k, v in node.items() if k != "_target_"}
-        if target in self._classes and not any(isinstance(v, dict) for v in kwargs.values()):
+        if target in self._classes and not any(isinstance(v, dict | list) for v in kwargs.values()):
             return self._classes[target](**kwargs)
-        c: Compressor = instantiate(OmegaConf.create(node), "compressor", key=f"compressor.{name}")
-        self._classes[target] = type(c)
-        return c
+        plugin = instantiate(OmegaConf.create(node), group, key=key)
+        self._classes[target] = type(plugin)
+        return plugin
+
+    def _compressor(self, name: str, node: dict[str, Any]) -> Compressor:
+        """The compressor of ``node`` (see :meth:`_instance`)."""
+        compressor: Compressor = self._instance("compressor", f"compressor.{name}", node)
+        return compressor
+
+    def _with_template_graph(self, model: nn.Module, template: nn.Module) -> nn.Module:
+        """``model`` with the template's traced graph, when restructuring kept every module's name, type and the
+        model's class (so tracing it again would give the same graph); else ``model`` as it is."""
+        if id(template) not in self._graphs:
+            try:
+                self._graphs[id(template)] = (fx.symbolic_trace(template).graph, _module_types(template))
+            except Exception:  # untraceable: the cost model traces (and reports) it itself
+                self._graphs[id(template)] = None
+        traced = self._graphs[id(template)]
+        if traced is None or type(model) is not type(template) or _module_types(model) != traced[1]:
+            return model
+        return fx.GraphModule(model, traced[0])
+
+
+def _module_types(model: nn.Module) -> dict[str, type]:
+    return {name: type(m) for name, m in model.named_modules()}
 
 
 def _restructured(template: nn.Module, compressors: Sequence[Compressor], example: torch.Tensor) -> nn.Module:
@@ -178,8 +208,3 @@ def _restructured(template: nn.Module, compressors: Sequence[Compressor], exampl
 def _dataset_facts(node: dict[str, Any]) -> tuple[tuple[int, ...], int]:
     dataset: DatasetPlugin = instantiate(OmegaConf.create(node), "dataset")
     return tuple(dataset.input_shape), int(dataset.num_classes)
-
-
-def _build(node: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    factory: ModelFactory = instantiate(OmegaConf.create(node), "model")
-    return factory.build(input_shape, num_classes).eval()
