@@ -12,7 +12,8 @@ from botorch.test_functions.multi_objective import BraninCurrin
 from core.interfaces.agent import Environment
 from core.interfaces.optimizer import Problem
 from plugins.agents.ars import ARS
-from plugins.optimizers.mobo_ars import MoboArs, SurrogateWalk
+from plugins.optimizers.mobo_ars import MoboArs
+from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 
 class Quadratic(Environment):

@@ -3,6 +3,8 @@ mobo_ars model only the error and keep off candidates that cannot fit."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -254,3 +256,60 @@ def test_known_costs_trace_each_template_once_whatever_the_pruning(make_cfg, mon
     known(x)
     assert len(known._by_shapes) >= 10
     assert len(traces) <= 2  # the template's graph (and, uncached, its prune groups)
+
+
+class _Clock:
+    """A fake ``time.perf_counter``: time passes only when the test (or a reward evaluation) says so."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class _SlowFirstCoordinate(_FirstCoordinate):
+    """:class:`_FirstCoordinate` whose every evaluation takes 0.05 s of the fake clock."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.clock.t += 0.05
+        return super().__call__(x)
+
+
+class _CountingARS(ARS):
+    updates: list[int] = []
+
+    def train(self, env, iterations, rng) -> None:  # type: ignore[no-untyped-def]
+        self.updates.append(int(iterations))
+        super().train(env, iterations, rng)
+
+
+@pytest.mark.parametrize("running", [0, 2])
+def test_mobo_ars_round_ends_when_the_next_worker_frees(monkeypatch, running: int) -> None:
+    """With trials running, a round trains agents only for time_share x median trial time / trials running."""
+    clock = _Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    opt = MoboArs(
+        _CountingARS(directions=4, top=2), n_init=8, n_agents=2, iterations=10, horizon=3, known_costs=True,
+        global_agents=1, time_share=1.0,
+    )  # fmt: skip
+    known = _SlowFirstCoordinate(clock)
+    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=0, known=known))
+    for _ in range(8):
+        x = opt.ask(1)
+        clock.t += 3.0  # every trial takes 3 s
+        opt.tell(x, _zdt1(x), np.ones(1, dtype=bool))
+    assert opt.trial_duration_s == pytest.approx(3.0)
+    opt.set_pending(np.random.default_rng(0).random((running, 3)))
+    _CountingARS.updates.clear()
+    start = clock.t
+    opt.ask(1)
+    agents = 3  # 2 Pareto-cluster agents and 1 global agent
+    if running:  # 1.5 s: each agent's share is 0.5 s, and an update costs 0.15 s (3 steps)
+        assert agents <= sum(_CountingARS.updates) < agents * 10 / 2
+        assert clock.t - start < 1.5 + 1.0
+    else:
+        assert _CountingARS.updates == [10] * agents

@@ -164,6 +164,8 @@ class ModelBasedOptimizer(Optimizer):
         self.trial_s = 0.0  # wall time between proposals: from an ask's return to the next proposal (the trials')
         self._asked_at: float | None = None
         self._pending = np.zeros((0, problem.dim))
+        self._handed_out: dict[bytes, float] = {}  # point -> when ask returned it
+        self._durations: list[float] = []  # seconds from ask to tell of each point told since
 
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
@@ -187,7 +189,9 @@ class ModelBasedOptimizer(Optimizer):
             out.extend(np.clip(proposed, 0.0, 1.0))
             self._asked += rest
         self._asked_at = time.perf_counter()
-        return np.array(out, dtype=float).reshape(n, self.problem.dim)
+        points = np.array(out, dtype=float).reshape(n, self.problem.dim)
+        self._handed_out.update((_point_key(p), self._asked_at) for p in points)
+        return points
 
     def set_pending(self, x: np.ndarray) -> None:
         self._pending = np.asarray(x, dtype=float).reshape(-1, self.problem.dim)
@@ -198,9 +202,20 @@ class ModelBasedOptimizer(Optimizer):
         return self._pending
 
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
+        now = time.perf_counter()
+        for p in np.asarray(x, dtype=float).reshape(-1, self.problem.dim):
+            asked = self._handed_out.pop(_point_key(p), None)
+            if asked is not None:
+                self._durations.append(now - asked)
         self._x = np.vstack([self._x, np.asarray(x, dtype=float)])
         self._y = np.vstack([self._y, np.asarray(y, dtype=float)])
         self._feasible = np.concatenate([self._feasible, np.asarray(feasible, dtype=bool)])
+
+    @property
+    def trial_duration_s(self) -> float | None:
+        """Median seconds from handing a point out (``ask``) to being told its result, over the points this
+        process asked for (``None`` before the first); the time a trial occupies a worker, queueing included."""
+        return float(np.median(self._durations)) if self._durations else None
 
     @abstractmethod
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -312,6 +327,7 @@ class ModelBasedOptimizer(Optimizer):
             "feasible": self._feasible.tolist(),
             "proposal_s": self.proposal_s,
             "trial_s": self.trial_s,
+            "durations_s": self._durations,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -325,6 +341,7 @@ class ModelBasedOptimizer(Optimizer):
         self._feasible = np.array(state["feasible"], dtype=bool)
         self.proposal_s = float(state.get("proposal_s", 0.0))
         self.trial_s = float(state.get("trial_s", 0.0))
+        self._durations = [float(t) for t in state.get("durations_s", [])]
 
 
 class Surrogate:
@@ -413,3 +430,8 @@ class AcquisitionOptimizer(ModelBasedOptimizer):
             else:
                 cand, _ = optimize_acqf_list(acqs, **kwargs)
         return cand.detach().numpy()
+
+
+def _point_key(point: np.ndarray) -> bytes:
+    """A point's identity across ask and tell (rounded: a search may store and reload it)."""
+    return np.round(np.asarray(point, dtype=float), 9).tobytes()

@@ -28,6 +28,7 @@ ARS needs no gradients, so integer and categorical knobs and the piecewise-const
 from __future__ import annotations
 
 import copy
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, cast
@@ -47,7 +48,6 @@ from sklearn.cluster import KMeans
 from core.api import (
     DTYPE,
     Agent,
-    Environment,
     KnownObjectives,
     LogExpectedHypervolumeImprovement,
     ModelBasedOptimizer,
@@ -55,6 +55,7 @@ from core.api import (
     Surrogate,
     ignore_jitter_warnings,
 )
+from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
@@ -62,62 +63,6 @@ FRONTS = ("observed", "posterior")
 CANDIDATES = ("rollout", "visited")
 LOG_FLOOR = -1e3  # acquisition values below (log EHVI < 1e-434: nothing to gain) are clamped here
 INFEASIBLE_REWARD = LOG_FLOOR - 1.0  # below every acquisition value; minus 100 per unit of relative overshoot
-
-
-class SurrogateWalk(Environment):
-    """Vectorized walk through the unit cube, rewarded by an acquisition function on the GP surrogate.
-
-    Args:
-        start: start point, shape ``d``.
-        reward: maps points ``n x d`` to acquisition values ``n``.
-        horizon: steps per episode.
-        max_step: largest move per coordinate and step (actions pass through ``tanh``).
-        features: optional map of points ``n x d`` to extra observation features ``n x k``.
-        keep: how many of the best distinct points every step visited (training rollouts included) to remember,
-            with their rewards (:attr:`best_x`, :attr:`best_v`, best first).
-    """
-
-    def __init__(
-        self,
-        start: np.ndarray,
-        reward: Callable[[np.ndarray], np.ndarray],
-        horizon: int,
-        max_step: float,
-        features: Callable[[np.ndarray], np.ndarray] | None = None,
-        feature_dim: int = 0,
-        keep: int = 0,
-    ) -> None:
-        self.start = np.asarray(start, dtype=float)
-        self.reward, self.features = reward, features
-        self.horizon, self.max_step = int(horizon), float(max_step)
-        self.action_dim = len(self.start)
-        self.observation_dim = self.action_dim + (feature_dim if features is not None else 0)
-        self._x = self.start[None, :]
-        self.keep = int(keep)
-        self.best_x, self.best_v = np.zeros((0, self.action_dim)), np.zeros(0)
-
-    def _obs(self) -> np.ndarray:
-        if self.features is None:
-            return self._x.copy()
-        return np.hstack([self._x, self.features(self._x)])
-
-    def reset(self, n: int) -> np.ndarray:
-        self._x = np.tile(self.start, (n, 1))
-        return self._obs()
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self._x = np.clip(self._x + self.max_step * np.tanh(actions), 0.0, 1.0)
-        values = self.reward(self._x)
-        if self.keep:
-            self._remember(self._x, values)
-        return self._obs(), values
-
-    def _remember(self, x: np.ndarray, values: np.ndarray) -> None:
-        """Keep the ``keep`` best distinct points seen so far (ties: the earlier first)."""
-        points, idx = np.unique(np.vstack([self.best_x, x]), axis=0, return_index=True)
-        merged = np.concatenate([self.best_v, values])[idx]
-        order = np.lexsort((idx, -merged))[: self.keep]  # best value first, then first seen
-        self.best_x, self.best_v = points[order], merged[order]
 
 
 class MoboArs(ModelBasedOptimizer):
@@ -144,7 +89,10 @@ class MoboArs(ModelBasedOptimizer):
             limit). When over it, no agents are trained: the next point is the best of the last round's costed
             candidates (``pool_size`` of the points its rollouts and raw sets visited) by the log EHVI of a
             surrogate refit on all observations, or, once those are used up, a feasible scrambled Sobol' point.
-            Cheap trials then get cheap proposals; with trials of minutes it never binds.
+            Cheap trials then get cheap proposals; with trials of minutes it never binds. With trials running
+            (pending points: a parallel search), a round also stops training agents once it has taken
+            ``time_share`` x the median trial time / the number running, about when the next worker frees, so that
+            no worker waits for a proposal; each agent trains at least one update.
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
             (:class:`core.search.surrogate.CostInputs`).
@@ -230,13 +178,23 @@ class MoboArs(ModelBasedOptimizer):
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
         if self.time_share is not None and self.proposal_s > self.time_share * self.trial_s:
             return self._cheap(n)
-        chosen = self._round(rng)[:n]
+        chosen = self._round(rng, self._deadline())[:n]
         while len(chosen) < n:
             chosen.append(rng.random(self.problem.dim))
         return np.array(chosen)
 
-    def _round(self, rng: np.random.Generator) -> list[np.ndarray]:
-        """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals."""
+    def _deadline(self) -> float | None:
+        """When this round should end (``perf_counter`` time): with trials running, about when the next worker
+        frees (see ``time_share``); ``None``: no limit."""
+        duration = self.trial_duration_s
+        if self.time_share is None or duration is None or not len(self.pending):
+            return None
+        return time.perf_counter() + self.time_share * duration / len(self.pending)
+
+    def _round(self, rng: np.random.Generator, deadline: float | None = None) -> list[np.ndarray]:
+        """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals. By
+        ``deadline``, each agent stops training at its share of the remaining time (after one update at least)."""
+        begin = time.perf_counter()
         sur = self._surrogate()
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
@@ -245,7 +203,7 @@ class MoboArs(ModelBasedOptimizer):
         proposals: list[tuple[float, np.ndarray]] = []
         pool: list[np.ndarray] = []  # every point the rollouts and the global agents' raw sets visited
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
-        for start in starts:
+        for i, start in enumerate(starts):
             acq = shared if shared is not None else self._scalarized_ei(sur)
             reward = _batched(acq, self.known, self.problem.ref_point)
             raw = None
@@ -255,7 +213,14 @@ class MoboArs(ModelBasedOptimizer):
             keep = self.pool_size if self.candidates == "visited" else 0
             env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1], keep)
             agent = copy.deepcopy(self.agent)
-            agent.train(env, self.iterations, rng)
+            if deadline is None:
+                agent.train(env, self.iterations, rng)
+            else:
+                own = begin + (i + 1) / len(starts) * (deadline - begin)
+                for _ in range(self.iterations):
+                    agent.train(env, 1, rng)
+                    if time.perf_counter() >= own:
+                        break
             visited, rewards = agent.rollout(env)
             best = int(np.argmax(rewards))
             if keep and len(env.best_v) and env.best_v[0] > rewards[best]:  # a training step found a better point
