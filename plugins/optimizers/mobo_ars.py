@@ -90,9 +90,9 @@ class MoboArs(ModelBasedOptimizer):
             candidates (``pool_size`` of the points its rollouts and raw sets visited) by the log EHVI of a
             surrogate refit on all observations, or, once those are used up, a feasible scrambled Sobol' point.
             Cheap trials then get cheap proposals; with trials of minutes it never binds. With trials running
-            (pending points: a parallel search), a round also stops training agents once it has taken
-            ``time_share`` x the median trial time / the number running, about when the next worker frees, so that
-            no worker waits for a proposal; each agent trains at least one update.
+            (pending points: a parallel search), a round also stops once it has taken ``time_share`` x the median
+            trial time / (the number running + 1), about when the next worker frees, so that workers rarely wait
+            for a proposal (see :meth:`_round`).
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
             (:class:`core.search.surrogate.CostInputs`).
@@ -184,16 +184,20 @@ class MoboArs(ModelBasedOptimizer):
         return np.array(chosen)
 
     def _deadline(self) -> float | None:
-        """When this round should end (``perf_counter`` time): with trials running, about when the next worker
-        frees (see ``time_share``); ``None``: no limit."""
+        """When this round should end (``perf_counter`` time): with ``k`` trials running, ``time_share`` x the median
+        trial time / (k + 1), the expected time until the first of ``k`` staggered trials ends, so the next worker
+        rarely waits; ``None``: no limit (no trials running, or no time share)."""
         duration = self.trial_duration_s
         if self.time_share is None or duration is None or not len(self.pending):
             return None
-        return time.perf_counter() + self.time_share * duration / len(self.pending)
+        return time.perf_counter() + self.time_share * duration / (len(self.pending) + 1)
 
     def _round(self, rng: np.random.Generator, deadline: float | None = None) -> list[np.ndarray]:
-        """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals. By
-        ``deadline``, each agent stops training at its share of the remaining time (after one update at least)."""
+        """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals.
+
+        By ``deadline`` (``perf_counter`` time), agent ``i`` of ``L`` uses the time up to ``i+1/L`` of the round's
+        span: it trains until then (one update at least), a global agent scores its raw set in chunks until then
+        (one chunk at least), and the agents after the deadline are skipped (the first always runs)."""
         begin = time.perf_counter()
         sur = self._surrogate()
         ehvi = self._ehvi(sur)
@@ -204,19 +208,22 @@ class MoboArs(ModelBasedOptimizer):
         pool: list[np.ndarray] = []  # every point the rollouts and the global agents' raw sets visited
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
         for i, start in enumerate(starts):
+            own = None if deadline is None else begin + (i + 1) / len(starts) * (deadline - begin)
+            if i and deadline is not None and time.perf_counter() >= deadline:
+                break
             acq = shared if shared is not None else self._scalarized_ei(sur)
             reward = _batched(acq, self.known, self.problem.ref_point)
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
-                start = raw[int(np.argmax(reward(raw)))]
+                raw, values = _scored_until(reward, raw, own)
+                start = raw[int(np.argmax(values))]
             keep = self.pool_size if self.candidates == "visited" else 0
             env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1], keep)
             agent = copy.deepcopy(self.agent)
-            if deadline is None:
+            if own is None:
                 agent.train(env, self.iterations, rng)
             else:
-                own = begin + (i + 1) / len(starts) * (deadline - begin)
                 for _ in range(self.iterations):
                     agent.train(env, 1, rng)
                     if time.perf_counter() >= own:
@@ -376,6 +383,22 @@ class MoboArs(ModelBasedOptimizer):
         super().load_state_dict(state)
         self._pool = np.asarray(state.get("pool", []), dtype=float).reshape(-1, self.problem.dim)
         self._fallback = int(state.get("fallback", 0))
+
+
+def _scored_until(
+    reward: Callable[[np.ndarray], np.ndarray], points: np.ndarray, until: float | None, chunk: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` and their rewards; with ``until`` (``perf_counter`` time), only the leading chunks scored by then
+    (one at least) and their rewards."""
+    if until is None:
+        return points, reward(points)
+    values: list[np.ndarray] = []
+    for lo in range(0, len(points), chunk):
+        values.append(reward(points[lo : lo + chunk]))
+        if time.perf_counter() >= until:
+            break
+    scored = np.concatenate(values)
+    return points[: len(scored)], scored
 
 
 def _batched(
