@@ -27,7 +27,7 @@ from core.plugins import instantiate
 from core.report import front_hypervolume, write_outputs
 from core.report.progress import SearchProgress
 from core.search.checks import check_data, check_model_runs, check_trainer, config_int, reference_point
-from core.search.lookahead import Lookahead
+from core.search.lookahead import Lookahead, Proposal
 from core.search.pareto import normalize, validate_objectives
 from core.search.run_dir import RunLock, check_for_new, check_for_resume, storage_error
 from core.search.space import SearchSpace
@@ -303,10 +303,15 @@ class Search:
                 return x[0], self.optimizer.state_dict()
             if not ahead.running:  # the first proposal: nothing was computed ahead
                 ahead.start(pending_points())
+            proposal = take(ahead)
+            return proposal.x, proposal.state
+
+        def take(ahead: Lookahead) -> Proposal:
+            """The proposal computed ahead, its tells marked in the store with the state right after them."""
             proposal = ahead.take()
             if proposal.told:
                 store.mark_told(proposal.told, proposal.told_state or proposal.state)
-            return proposal.x, proposal.state
+            return proposal
 
         def specs() -> Iterator[TrialSpec]:
             for r in self._give_up_on_crashers(store, store.results([TrialStatus.PENDING])):
@@ -344,9 +349,7 @@ class Search:
             raise
         if ahead is not None:  # tell what is still queued, so the optimizer ends knowing every result
             if ahead.running:  # only where an executor stopped pulling early: the proposal is not used
-                proposal = ahead.take()
-                if proposal.told:
-                    store.mark_told(proposal.told, proposal.told_state or proposal.state)
+                take(ahead)
             told = ahead.drain()
             if told:
                 store.mark_told(told, self.optimizer.state_dict())
