@@ -186,3 +186,14 @@ def test_time_share_never_binds_when_trials_are_slow() -> None:
 def test_time_share_must_be_positive() -> None:
     with pytest.raises(ValueError, match="time_share"):
         MoboArs(ARS(), time_share=0)
+
+
+def test_ars_trained_one_update_at_a_time_ends_where_one_call_does() -> None:
+    """mobo_ars trains with iterations=1 in a loop to stop at a deadline; that must not change the policy."""
+    start, optimum = np.full(3, 0.2), np.array([0.7, 0.4, 0.9])
+    whole, stepwise = ARS(directions=4, top=2), ARS(directions=4, top=2)
+    whole.train(Quadratic(start, optimum), 7, np.random.default_rng(5))
+    env, rng = Quadratic(start, optimum), np.random.default_rng(5)
+    for _ in range(7):
+        stepwise.train(env, 1, rng)
+    assert json.dumps(whole.state_dict()) == json.dumps(stepwise.state_dict())
