@@ -195,7 +195,7 @@ class MoboArs(ModelBasedOptimizer):
     def _round(self, rng: np.random.Generator, deadline: float | None = None) -> list[np.ndarray]:
         """One full proposal round: train the agents on a fresh surrogate; their ranked distinct proposals.
 
-        By ``deadline`` (``perf_counter`` time), agent ``i`` of ``L`` uses the time up to ``i+1/L`` of the round's
+        By ``deadline`` (``perf_counter`` time), agent ``i`` of ``L`` uses the time up to ``(i+1)/L`` of the round's
         span: it trains until then (one update at least), a global agent scores its raw set in chunks until then
         (one chunk at least), and the agents after the deadline are skipped (the first always runs)."""
         begin = time.perf_counter()
