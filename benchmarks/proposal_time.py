@@ -27,7 +27,7 @@ from benchmarks.optimizers import expensive_evaluations, method_config
 from benchmarks.problems import PROBLEMS, SyntheticProblem
 from core.interfaces.optimizer import Problem
 from core.plugins import instantiate
-from core.search.surrogate import latin_hypercube
+from core.search.design import latin_hypercube
 
 OUT = Path(__file__).resolve().parent / "results" / "proposal_time.json"
 

@@ -41,6 +41,7 @@ from gpytorch.utils.warnings import NumericalWarning
 from scipy.stats import qmc
 
 from core.interfaces.optimizer import KnownObjectives, Optimizer, Problem
+from core.search.design import DESIGNS, costed_design, latin_hypercube
 
 DTYPE = torch.double
 
@@ -50,11 +51,6 @@ def ignore_jitter_warnings() -> None:
     matrix that was not numerically positive definite ("A not p.d., added jitter of 1.0e-08 to the diagonal"),
     routine for GP posteriors at many or near-duplicate points; other numerical warnings still show."""
     warnings.filterwarnings("ignore", r"A not p\.d\., added jitter", NumericalWarning)
-
-
-def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
-    """``n x dim`` Latin-hypercube sample in the unit cube (scrambled, seeded)."""
-    return qmc.LatinHypercube(d=dim, seed=seed).random(n) if n > 0 else np.zeros((0, dim))
 
 
 def fit_gp(
@@ -133,13 +129,18 @@ class ModelBasedOptimizer(Optimizer):
             others (flash, SRAM, MACs, latency) from the exact function ``Problem.known`` (see :meth:`surrogate`);
             ``false``: model every objective; ``auto``: ``true`` exactly when the problem has known objectives
             (every TinyML search with a cost objective).
+        init_design: ``lhs`` (a Latin hypercube) or ``costed`` (with known costs: only points that fit the board
+            and lie inside the reference in every known objective, spread out; :mod:`core.search.design`).
     """
 
-    def __init__(self, n_init: int = 10, known_costs: bool | str = False) -> None:
+    def __init__(self, n_init: int = 10, known_costs: bool | str = False, init_design: str = "lhs") -> None:
         if int(n_init) < 1:
             raise ValueError(f"n_init must be >= 1, got {n_init}")
         if not isinstance(known_costs, bool) and known_costs != "auto":
             raise ValueError(f"known_costs must be true, false or auto, got {known_costs!r}")
+        if init_design not in DESIGNS:
+            raise ValueError(f"init_design must be one of {', '.join(DESIGNS)}, got {init_design!r}")
+        self.init_design = init_design
         self.n_init = int(n_init)
         self.known_costs = known_costs
         self.uses_known = known_costs is True
@@ -154,7 +155,9 @@ class ModelBasedOptimizer(Optimizer):
             )
         self.uses_known = has_known if self.known_costs == "auto" else bool(self.known_costs)
         super().setup(problem)
-        self._design = latin_hypercube(self.n_init, problem.dim, problem.seed)
+        # the costed design needs the exact costs of its candidates: computed at the first ask that needs it
+        costed = self.init_design == "costed" and self.known is not None
+        self._design: np.ndarray | None = None if costed else latin_hypercube(self.n_init, problem.dim, problem.seed)
         self._cost_transform: CostInputs | None = None
         self._asked = 0
         self._x = np.zeros((0, problem.dim))
@@ -172,7 +175,12 @@ class ModelBasedOptimizer(Optimizer):
         if self._asked_at is not None:  # since the last ask returned, trials (and telling) ran
             self.trial_s += time.perf_counter() - self._asked_at
         out: list[np.ndarray] = []
-        while len(out) < n and self._asked < len(self._design):
+        if self._design is None and self._asked < self.n_init:
+            assert self.known is not None  # setup() leaves the design for later only with known costs
+            p = self.problem
+            self._design = costed_design(self.n_init, p.dim, p.seed, self.known, p.ref_point)
+        while len(out) < n and self._asked < self.n_init:
+            assert self._design is not None
             out.append(self._design[self._asked])
             self._asked += 1
         rest = n - len(out)

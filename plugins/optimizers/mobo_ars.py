@@ -108,6 +108,8 @@ class MoboArs(ModelBasedOptimizer):
         prior_quantile: ``null``: the error GP learns its prior mean; a number in ``[0, 1]``: its prior mean is fixed
             at that quantile of the observed errors, ``0`` the worst (:func:`core.search.surrogate.fit_gp`), so that
             unexplored regions, such as the tiniest models, are not expected to be as accurate as the average.
+        init_design: ``lhs`` or ``costed`` (with known costs, a design of points that fit and lie inside the
+            reference; :mod:`core.search.design`).
     """
 
     def __init__(
@@ -132,8 +134,9 @@ class MoboArs(ModelBasedOptimizer):
         candidates: str = "rollout",
         explore: float = 1.0,
         prior_quantile: float | None = None,
+        init_design: str = "lhs",
     ) -> None:
-        super().__init__(n_init, known_costs)
+        super().__init__(n_init, known_costs, init_design)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front = front

@@ -116,7 +116,7 @@ class TuRBO(ModelBasedOptimizer):
 
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
-        n_design = max(0, min(n, len(self._design) - self._asked))
+        n_design = max(0, min(n, self.n_init - self._asked))
         self._proposal = None
         x = super().ask(n)
         self._asked_x.extend(x.tolist())
