@@ -1,7 +1,7 @@
 """Shared machinery of model-based optimizers: initial design, observations, GP surrogates (BoTorch).
 
-:class:`ModelBasedOptimizer` implements the ask/tell bookkeeping once: a Latin-hypercube initial design of
-``n_init`` points, then ``propose(n)`` from the subclass. Observations are kept in the unit cube with
+:class:`ModelBasedOptimizer` implements the ask/tell bookkeeping once: an initial design of ``n_init`` points
+(:mod:`core.search.design`), then ``propose(n)`` from the subclass. Observations are kept in the unit cube with
 normalized, minimized objectives. Failed trials (NaN rows) are imputed with the worst observed value of each
 objective, so the surrogate learns to avoid them rather than proposing the same point forever. Every proposal
 is seeded from ``(seed, number of observations)``, so a resumed optimizer proposes exactly what the original
@@ -124,7 +124,7 @@ class ModelBasedOptimizer(Optimizer):
     """Base for surrogate-based optimizers: initial design, observation store, deterministic proposals.
 
     Args:
-        n_init: size of the Latin-hypercube initial design (evaluated before any model is fit).
+        n_init: size of the initial design (evaluated before any model is fit).
         known_costs: ``true``: model only the objectives the search cannot compute without training and take the
             others (flash, SRAM, MACs, latency) from the exact function ``Problem.known`` (see :meth:`surrogate`);
             ``false``: model every objective; ``auto``: ``true`` exactly when the problem has known objectives
