@@ -320,6 +320,66 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- reports -------------------------------------------------------------------------------------------------------
+DEFAULT, RIVAL, FLOOR = "mobo_ars", "qlognehvi", "sobol"  # issue 11's checks: the default, the method to beat, Sobol'
+MAX_PROPOSAL_S = 5.0
+
+
+def checks(aggs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task, the default against the rest: is its mean final HV the highest; its gap to ``qlognehvi`` and the
+    pooled std ``sqrt((s1^2 + s2^2) / 2)``; its median proposal time; its HV at equal wall time against Sobol's."""
+    cell = {(a["problem"], a["method"]): a for a in aggs}
+    out = []
+    for task in dict.fromkeys(a["problem"] for a in aggs):
+        mine = cell.get((task, DEFAULT))
+        if mine is None:
+            continue
+        others = [a for a in aggs if a["problem"] == task and a["method"] != DEFAULT]
+        runner = max(others, key=lambda a: a["final_hv_mean"], default=None)
+        rival, floor = cell.get((task, RIVAL)), cell.get((task, FLOOR))
+        row: dict[str, Any] = {
+            "problem": task,
+            "seeds": len(mine["seeds"]),
+            "highest_final_hv": runner is None or mine["final_hv_mean"] > runner["final_hv_mean"],
+            "runner_up": None if runner is None else runner["method"],
+            "proposal_time_median_s": mine["proposal_time_median_s"],
+            "proposal_time_ok": (mine["proposal_time_median_s"] or 0.0) <= MAX_PROPOSAL_S,
+        }
+        if rival is not None:
+            gap = mine["final_hv_mean"] - rival["final_hv_mean"]
+            pooled = float(np.sqrt(((mine["final_hv_std"] or 0.0) ** 2 + (rival["final_hv_std"] or 0.0) ** 2) / 2))
+            row |= {"gap_to_rival": gap, "pooled_std": pooled, "beats_rival_by_pooled_std": gap > pooled}
+        if floor is not None:
+            row["equal_time_not_below_sobol"] = mine["hv_at_equal_time_mean"] >= floor["hv_at_equal_time_mean"]
+        out.append(row)
+    return out
+
+
+def _check_lines(aggs: Sequence[dict[str, Any]]) -> list[str]:
+    rows = checks(aggs)
+    if not rows:
+        return []
+
+    def yes(v: Any) -> str:
+        return "n/a" if v is None else ("yes" if v else "**no**")
+
+    lines = [
+        f"## Checks: `{DEFAULT}` against the others",
+        "",
+        f"| task | seeds | highest mean final HV (runner-up) | minus `{RIVAL}` | pooled std | ahead by more | "
+        f"median proposal ≤ {MAX_PROPOSAL_S:g} s | at equal time ≥ `{FLOOR}` |",
+        "|---|---:|---|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        gap, pooled = r.get("gap_to_rival"), r.get("pooled_std")
+        lines.append(
+            f"| {r['problem']} | {r['seeds']} | {yes(r['highest_final_hv'])} ({r['runner_up']}) | "
+            f"{'n/a' if gap is None else f'{gap:+.4f}'} | {'n/a' if pooled is None else f'{pooled:.4f}'} | "
+            f"{yes(r.get('beats_rival_by_pooled_std'))} | {yes(r['proposal_time_ok'])} "
+            f"({r['proposal_time_median_s'] or 0.0:.2f} s) | {yes(r.get('equal_time_not_below_sobol'))} |"
+        )
+    return [*lines, ""]
+
+
 def _cell(mean: float | None, std: float | None, best: bool) -> str:
     if mean is None:
         return "n/a"
@@ -369,6 +429,7 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
                 + " |"
             )
         lines.append("")
+    lines += _check_lines(aggs)
     lines += [
         "## Times and counts",
         "",

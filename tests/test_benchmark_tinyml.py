@@ -42,6 +42,23 @@ def test_hv_at_equal_wall_time_and_aggregation() -> None:
     assert aggs["sobol"]["hv_at_equal_time_mean"] == pytest.approx(0.3)
     assert aggs["mobo_ars"]["proposal_time_median_s"] == pytest.approx(0.5)
     assert aggs["mobo_ars"]["infeasible_mean"] == 1.0
+    (check,) = tinyml.checks(list(aggs.values()))
+    assert check["highest_final_hv"] and check["runner_up"] == "sobol"
+    assert check["proposal_time_ok"] and not check["equal_time_not_below_sobol"]  # 0.2 against Sobol's 0.3
+
+
+def test_checks_gap_to_qlognehvi_against_the_pooled_std() -> None:
+    def runs(method: str, finals: list[float]) -> list[dict]:
+        return [_run("t", method, s, [0.1, 0.2, v], [1.0, 2.0, 3.0]) for s, v in enumerate(finals)]
+
+    aggs = tinyml.aggregate(runs("mobo_ars", [0.50, 0.52]) + runs("qlognehvi", [0.47, 0.49]))
+    (check,) = tinyml.checks(aggs)
+    assert check["gap_to_rival"] == pytest.approx(0.03)
+    assert check["pooled_std"] == pytest.approx(np.std([0.50, 0.52], ddof=1))
+    assert check["beats_rival_by_pooled_std"] and "equal_time_not_below_sobol" not in check
+    aggs = tinyml.aggregate(runs("mobo_ars", [0.50, 0.52]) + runs("qlognehvi", [0.47, 0.56]))
+    (check,) = tinyml.checks(aggs)
+    assert not check["highest_final_hv"] and not check["beats_rival_by_pooled_std"]
 
 
 def test_a_real_tiny_run_and_the_reports(tmp_path: Path) -> None:
@@ -65,4 +82,5 @@ def test_a_real_tiny_run_and_the_reports(tmp_path: Path) -> None:
     tinyml.write_reports(path, data)
     md = path.with_suffix(".md").read_text()
     assert "Hypervolume at equal wall time" in md and "| sobol |" in md
+    assert "## Checks" not in md  # no mobo_ars runs to check
     assert path.with_suffix(".png").stat().st_size > 10_000
