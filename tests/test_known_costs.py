@@ -87,6 +87,18 @@ def test_excess_is_zero_iff_the_board_fits(make_cfg) -> None:
     assert np.array_equal(known.excess(x) == 0, fits)
 
 
+def test_an_architecture_that_cannot_be_built_is_infinitely_over_the_board(make_cfg) -> None:
+    known, space = _known(make_cfg("+search_space.params.kernel.choices=[3,4]"))
+    x = np.random.default_rng(0).random((16, space.dim))
+    odd = np.array([space.decode(p)["model.kernel_size"] == 3 for p in x])
+    assert odd.any() and (~odd).any()
+    costs, over = known(x), known.excess(x)
+    assert np.isinf(costs[~odd]).all() and np.isinf(over[~odd]).all()
+    assert np.isfinite(costs[odd]).all() and np.isfinite(over[odd]).all()
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        known.cost(x[~odd][0])
+
+
 class _FirstCoordinate:
     """A known objective ``f1 = x0`` (normalized), and a board that only fits ``x0 <= 0.6``."""
 

@@ -40,8 +40,13 @@ def test_search_runs_and_writes_reports(make_cfg, tmp_path) -> None:
 
 
 def test_failing_trials_are_recorded_and_search_goes_on(make_cfg, tmp_path) -> None:
+    # a cost-blind design (the costed one never picks an architecture that cannot be built: see the next test)
     cfg = make_cfg(
-        *FAST, "search.n_trials=6", "+search_space.params.kernel.choices=[3,4]", "~search_space.params.epochs"
+        *FAST,
+        "search.n_trials=6",
+        "+search_space.params.kernel.choices=[3,4]",
+        "~search_space.params.epochs",
+        "optimizer.init_design=lhs",
     )
     outcome = Search(cfg, tmp_path).run()
     counts = outcome.summary["counts"]
@@ -51,6 +56,23 @@ def test_failing_trials_are_recorded_and_search_goes_on(make_cfg, tmp_path) -> N
     assert counts["complete"] >= 1
     assert all(r.params["model.kernel_size"] == 4 and "kernel_size must be odd" in r.error for r in failed)
     assert "kernel_size must be odd" in (tmp_path / "trials.csv").read_text()
+
+
+def test_known_costs_steer_mobo_ars_away_from_architectures_that_cannot_be_built(make_cfg, tmp_path) -> None:
+    """kernel_size 4 makes small_cnn raise: the known costs call it infinitely over the board, so neither the
+    costed design nor the agents propose it, and the search runs on."""
+    cfg = make_cfg(
+        *FAST,
+        "search.n_trials=6",
+        "optimizer.n_init=4",
+        "+search_space.params.kernel.choices=[3,4]",
+        "~search_space.params.epochs",
+    )
+    outcome = Search(cfg, tmp_path).run()
+    with Store(tmp_path / "trials.db") as store:
+        results = store.results()
+    assert outcome.summary["counts"]["total"] == 6 and outcome.summary["counts"]["failed"] == 0
+    assert {r.params["model.kernel_size"] for r in results} == {3}
 
 
 class _Kill(BaseException):

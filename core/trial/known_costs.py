@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -90,7 +91,7 @@ class KnownCosts:
             k: OmegaConf.to_container(cfg[k], resolve=True) for k in ARCHITECTURE_SECTIONS if k in cfg
         }
         self._cache_size = int(cache_size)
-        self._by_params: OrderedDict[str, tuple[Cost, float]] = OrderedDict()
+        self._by_params: OrderedDict[str, tuple[Cost | Exception, float]] = OrderedDict()
         self._by_shapes: dict[str, tuple[Cost, float]] = {}
         self._built: dict[str, Any] = {}  # section json -> model template / hw target / dataset facts
         self._classes: dict[str, type] = {}  # _target_ -> class, after one validated instantiation
@@ -100,7 +101,10 @@ class KnownCosts:
     # -- KnownObjectives ----------------------------------------------------------------------------------------
     def __call__(self, x: np.ndarray) -> np.ndarray:
         rows = [self._lookup(p) for p in np.atleast_2d(x)]
-        values = [[cost_objectives(cost)[self.objectives[i]] for i in self.columns] for cost, _ in rows]
+        values = [
+            [cost_objectives(cost)[self.objectives[i]] if isinstance(cost, Cost) else math.inf for i in self.columns]
+            for cost, _ in rows
+        ]
         return np.asarray(values, dtype=float).reshape(len(rows), len(self.columns)) / self._scale
 
     def excess(self, x: np.ndarray) -> np.ndarray:
@@ -108,16 +112,25 @@ class KnownCosts:
 
     # -- one point ------------------------------------------------------------------------------------------------
     def cost(self, point: np.ndarray) -> Cost:
-        """The :class:`Cost` of one unit-cube point (shape ``d``)."""
-        return self._lookup(point)[0]
+        """The :class:`Cost` of one unit-cube point (shape ``d``); raises what building its model raised."""
+        cost = self._lookup(point)[0]
+        if not isinstance(cost, Cost):
+            raise cost
+        return cost
 
-    def _lookup(self, point: np.ndarray) -> tuple[Cost, float]:
+    def _lookup(self, point: np.ndarray) -> tuple[Cost | Exception, float]:
+        """The point's cost and board overshoot. An architecture that cannot be built (the model or a compressor
+        rejects its parameters) can never be deployed: its costs are infinite, its overshoot too, and the error
+        is kept for :meth:`cost`; the trial itself fails with it, as before."""
         params = self.space.decode(np.clip(point, 0.0, 1.0))
         arch = {k: v for k, v in params.items() if k.split(".", 1)[0] in ARCHITECTURE_SECTIONS}
         key = json.dumps(arch, sort_keys=True, default=str)
         hit = self._by_params.get(key)
         if hit is None:
-            hit = self._compute(arch)
+            try:
+                hit = self._compute(arch)
+            except Exception as exc:
+                hit = (exc, math.inf)
             self._by_params[key] = hit
             if len(self._by_params) > self._cache_size:
                 self._by_params.popitem(last=False)

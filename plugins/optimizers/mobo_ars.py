@@ -424,7 +424,8 @@ def _batched(
             if ref_point:
                 ref = np.asarray(ref_point, dtype=float)[list(known.columns)]
                 over = np.maximum(over, (known(points) / ref - 1.0).max(axis=1, initial=0.0))
-            values = np.where(over > 0, INFEASIBLE_REWARD - 100.0 * over, values)
+            # capped: an architecture that cannot be built is infinitely over, and ARS needs finite rewards
+            values = np.where(over > 0, INFEASIBLE_REWARD - 100.0 * np.minimum(over, 1e3), values)
         return values
 
     return reward
