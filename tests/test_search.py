@@ -39,15 +39,16 @@ def test_search_runs_and_writes_reports(make_cfg, tmp_path) -> None:
         assert (tmp_path / name).is_file(), name
 
 
+def _with_even_kernels(make_cfg, *extra: str):
+    """6 fast trials in a space where kernel size 4, which small_cnn rejects, can be drawn."""
+    return make_cfg(
+        *FAST, "search.n_trials=6", "+search_space.params.kernel.choices=[3,4]", "~search_space.params.epochs", *extra
+    )
+
+
 def test_failing_trials_are_recorded_and_search_goes_on(make_cfg, tmp_path) -> None:
     # a cost-blind design (the costed one never picks an architecture that cannot be built: see the next test)
-    cfg = make_cfg(
-        *FAST,
-        "search.n_trials=6",
-        "+search_space.params.kernel.choices=[3,4]",
-        "~search_space.params.epochs",
-        "optimizer.init_design=lhs",
-    )
+    cfg = _with_even_kernels(make_cfg, "optimizer.init_design=lhs")
     outcome = Search(cfg, tmp_path).run()
     counts = outcome.summary["counts"]
     with Store(tmp_path / "trials.db") as store:
@@ -61,13 +62,7 @@ def test_failing_trials_are_recorded_and_search_goes_on(make_cfg, tmp_path) -> N
 def test_known_costs_steer_mobo_ars_away_from_architectures_that_cannot_be_built(make_cfg, tmp_path) -> None:
     """kernel_size 4 makes small_cnn raise: the known costs call it infinitely over the board, so neither the
     costed design nor the agents propose it, and the search runs on."""
-    cfg = make_cfg(
-        *FAST,
-        "search.n_trials=6",
-        "optimizer.n_init=4",
-        "+search_space.params.kernel.choices=[3,4]",
-        "~search_space.params.epochs",
-    )
+    cfg = _with_even_kernels(make_cfg, "optimizer.n_init=4")
     outcome = Search(cfg, tmp_path).run()
     with Store(tmp_path / "trials.db") as store:
         results = store.results()

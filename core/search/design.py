@@ -44,7 +44,8 @@ def costed_design(
     chosen = list(_spread(pool[good], n)) if len(good) else []
     picked = [int(good[i]) for i in chosen]
     if len(picked) < n:
-        rest = [i for i in np.lexsort((over, excess > 0)) if i not in set(good.tolist())]
+        order = np.lexsort((over, excess > 0))
+        rest = order[~np.isin(order, good)]
         picked.extend(int(i) for i in rest[: n - len(picked)])
     return pool[picked]
 

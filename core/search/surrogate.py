@@ -155,9 +155,7 @@ class ModelBasedOptimizer(Optimizer):
             )
         self.uses_known = has_known if self.known_costs == "auto" else bool(self.known_costs)
         super().setup(problem)
-        # the costed design needs the exact costs of its candidates: computed at the first ask that needs it
-        costed = self.init_design == "costed" and self.known is not None
-        self._design: np.ndarray | None = None if costed else latin_hypercube(self.n_init, problem.dim, problem.seed)
+        self._design: np.ndarray | None = None  # made by _design_points() at the first ask that needs it
         self._cost_transform: CostInputs | None = None
         self._asked = 0
         self._x = np.zeros((0, problem.dim))
@@ -175,13 +173,8 @@ class ModelBasedOptimizer(Optimizer):
         if self._asked_at is not None:  # since the last ask returned, trials (and telling) ran
             self.trial_s += time.perf_counter() - self._asked_at
         out: list[np.ndarray] = []
-        if self._design is None and self._asked < self.n_init:
-            assert self.known is not None  # setup() leaves the design for later only with known costs
-            p = self.problem
-            self._design = costed_design(self.n_init, p.dim, p.seed, self.known, p.ref_point)
         while len(out) < n and self._asked < self.n_init:
-            assert self._design is not None
-            out.append(self._design[self._asked])
+            out.append(self._design_points()[self._asked])
             self._asked += 1
         rest = n - len(out)
         if rest:
@@ -200,6 +193,17 @@ class ModelBasedOptimizer(Optimizer):
         points = np.array(out, dtype=float).reshape(n, self.problem.dim)
         self._handed_out.update((_point_key(p), self._asked_at) for p in points)
         return points
+
+    def _design_points(self) -> np.ndarray:
+        """The ``n_init`` initial design points, made once (the costed design needs the exact costs of its
+        candidates, so it is made when first needed, not at setup)."""
+        if self._design is None:
+            p, known = self.problem, self.known
+            if self.init_design == "costed" and known is not None:
+                self._design = costed_design(self.n_init, p.dim, p.seed, known, p.ref_point)
+            else:
+                self._design = latin_hypercube(self.n_init, p.dim, p.seed)
+        return self._design
 
     def set_pending(self, x: np.ndarray) -> None:
         self._pending = np.asarray(x, dtype=float).reshape(-1, self.problem.dim)
