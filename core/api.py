@@ -51,15 +51,8 @@ if TYPE_CHECKING:
         thread_env,
     )
     from core.search.log_ehvi import LogExpectedHypervolumeImprovement
-    from core.search.surrogate import (
-        DTYPE,
-        AcquisitionOptimizer,
-        ModelBasedOptimizer,
-        Surrogate,
-        fit_gp,
-        ignore_jitter_warnings,
-        mc_sampler,
-    )
+    from core.search.model_based import AcquisitionOptimizer, ModelBasedOptimizer
+    from core.search.surrogate import DTYPE, Surrogate, fit_gp, ignore_jitter_warnings, mc_sampler
     from core.tflm.planner import Buffer, plan
     from core.tflm.runtime import arena_use, convert_int8, require_tflm
     from core.trial.datamodule import ArrayDataModule
@@ -88,10 +81,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "core.trial.datamodule": ("ArrayDataModule",),
     "core.trial.training": ("LitClassifier",),
     "core.trial.weight_init": ("init_weights",),
-    "core.search.surrogate": (
-        "DTYPE", "AcquisitionOptimizer", "ModelBasedOptimizer", "Surrogate", "fit_gp", "ignore_jitter_warnings",
-        "mc_sampler",
-    ),
+    "core.search.model_based": ("AcquisitionOptimizer", "ModelBasedOptimizer"),
+    "core.search.surrogate": ("DTYPE", "Surrogate", "fit_gp", "ignore_jitter_warnings", "mc_sampler"),
     "core.search.log_ehvi": ("LogExpectedHypervolumeImprovement",),
     "core.trial.int8_quantizer": ("OBSERVERS", "Int8Scheme"),
     "core.trial.int8": ("Int8Model", "calibrated_int8", "from_prepared", "prepare"),

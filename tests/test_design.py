@@ -94,3 +94,34 @@ def test_costed_design_without_known_costs_is_the_latin_hypercube() -> None:
 def test_unknown_init_design_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"init_design must be one of lhs, costed, got 'sobol'"):
         MoboArs(ARS(), init_design="sobol")
+
+
+def _cells(x: np.ndarray) -> np.ndarray:
+    """Snap the first coordinate to the centre of one of 4 cells (an int with 4 values); the rest is continuous."""
+    out = np.array(x, dtype=float, copy=True)
+    out[..., 0] = (np.minimum(np.floor(out[..., 0] * 4), 3) + 0.5) / 4
+    return out
+
+
+def test_mobo_ars_with_snap_asks_and_models_only_the_points_the_configurations_decode_to() -> None:
+    known = _TwoCosts()
+    problem = Problem(dim=3, objective_names=("error", "flash", "ram"), ref_point=REF, seed=1, known=known, snap=_cells)
+    opt = MoboArs(ARS(directions=4, top=2), n_init=5, iterations=2, horizon=3, known_costs=True, snap=True)
+    opt.setup(problem)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        x = opt.ask(1)
+        assert np.array_equal(x, _cells(x))  # design points and proposals alike
+        err = 0.3 + 0.2 * np.sin(6 * x[:, 1]) + 0.05 * rng.random(1)
+        opt.tell(x, np.column_stack([err, known(x)]), np.ones(1, dtype=bool))
+    assert np.array_equal(opt.training_data()[0].numpy(), _cells(opt.training_data()[0].numpy()))
+    unsnapped = MoboArs(ARS(directions=4, top=2), n_init=5, known_costs=True)
+    unsnapped.setup(problem)
+    x = unsnapped.ask(5)
+    assert not np.array_equal(x, _cells(x))  # off by default
+
+
+def test_snap_without_a_snapping_problem_is_a_no_op() -> None:
+    opt = MoboArs(ARS(), n_init=4, snap=True)
+    opt.setup(Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=0))
+    assert np.array_equal(opt.ask(4), latin_hypercube(4, 2, 0))

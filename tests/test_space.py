@@ -150,3 +150,24 @@ def test_decode_clips_out_of_cube() -> None:
     p = Parameter("a", "x.a", "float", low=0.0, high=1.0)
     assert p.decode(-3) == 0.0 and p.decode(7) == 1.0
     assert math.isclose(Parameter("b", "x.b", "float", low=1e-3, high=1e-1, log=True).decode(0.5), 1e-2)
+
+
+@settings(max_examples=50)
+@given(x=st.lists(st.lists(floats01, min_size=4, max_size=4), min_size=1, max_size=5))
+def test_snap_moves_discrete_coordinates_to_their_cell_centre_and_keeps_the_configuration(x: list[list[float]]) -> None:
+    space = SearchSpace.from_config(
+        {
+            "lr": {"path": "optim.lr", "type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            "w": {"path": "model.width", "type": "int", "low": 4, "high": 48, "log": True},
+            "d": {"path": "model.depth", "type": "int", "low": 1, "high": 4},
+            "k": {"path": "model.kernel_size", "type": "categorical", "choices": [3, 5, 7]},
+        }
+    )
+    points = np.array(x)
+    snapped = space.snap(points)
+    assert snapped.shape == points.shape
+    assert np.array_equal(snapped[:, 0], points[:, 0])  # a float coordinate is its own configuration
+    for p, s in zip(points, snapped, strict=True):
+        assert space.decode(s) == space.decode(p)
+        assert np.allclose(s, space.encode(space.decode(p)))  # the cell centre
+    assert np.allclose(space.snap(snapped), snapped)  # idempotent

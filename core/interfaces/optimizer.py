@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +38,10 @@ class Problem:
         seed: the search seed; an optimizer must be deterministic given it.
         known: the objectives the search can compute exactly without training (``None`` where none are), for
             optimizers that model only the rest (``optimizer.known_costs=true``).
+        snap: maps points (``n x d``) to the point each one's configuration decodes back to: every int and
+            categorical coordinate to the centre of its cell, float coordinates unchanged (``None``: every point is
+            a configuration of its own). All points of a cell are the same trial, so an optimizer may propose,
+            model and compare them as that one point (``optimizer.snap=true``).
     """
 
     dim: int
@@ -44,6 +49,7 @@ class Problem:
     ref_point: tuple[float, ...]
     seed: int
     known: KnownObjectives | None = field(default=None, compare=False, repr=False)
+    snap: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
 
 class Optimizer(ABC):

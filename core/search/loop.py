@@ -197,6 +197,7 @@ class Search:
             ref_point=tuple(1.0 for _ in self.objectives),
             seed=int(self.cfg.seed),
             known=KnownCosts(self.cfg, self.space, self.objectives, self.reference),
+            snap=self.space.snap,
         )
         self.optimizer.setup(problem)
         self._carry: list[TrialResult] = []  # finished trials to tell together with the rest of their batch

@@ -108,6 +108,16 @@ class SearchSpace:
         """``{dotted path: value}`` -> unit-cube point of shape ``d``."""
         return np.array([p.encode(values[p.path]) for p in self.parameters], dtype=float)
 
+    def snap(self, x: np.ndarray) -> np.ndarray:
+        """Points (``n x d``) with every int and categorical coordinate moved to the centre of its cell (float
+        coordinates as they are): the point each configuration decodes back to (``Problem.snap``)."""
+        out = np.array(x, dtype=float, copy=True)
+        for j, p in enumerate(self.parameters):
+            if p.type != "float":
+                column = out[..., j]
+                out[..., j] = np.reshape([p.encode(p.decode(u)) for u in np.ravel(column)], np.shape(column))
+        return out
+
     def apply(self, config: DictConfig, values: Mapping[str, Any]) -> DictConfig:
         """A copy of ``config`` with every ``{path: value}`` set."""
         out = config.copy()

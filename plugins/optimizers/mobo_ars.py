@@ -110,6 +110,9 @@ class MoboArs(ModelBasedOptimizer):
             unexplored regions, such as the tiniest models, are not expected to be as accurate as the average.
         init_design: ``lhs`` or ``costed`` (with known costs, a design of points that fit and lie inside the
             reference; :mod:`core.search.design`).
+        snap: propose, model and score every point as the point its configuration decodes back to (int and
+            categorical coordinates at their cell's centre; ``Problem.snap``): the agents' rewards are then constant
+            over a cell, which ARS, needing no gradients, does not mind (:class:`core.api.ModelBasedOptimizer`).
     """
 
     def __init__(
@@ -135,8 +138,9 @@ class MoboArs(ModelBasedOptimizer):
         explore: float = 1.0,
         prior_quantile: float | None = None,
         init_design: str = "lhs",
+        snap: bool = False,
     ) -> None:
-        super().__init__(n_init, known_costs, init_design)
+        super().__init__(n_init, known_costs, init_design, snap)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front = front
@@ -215,7 +219,7 @@ class MoboArs(ModelBasedOptimizer):
             if i and deadline is not None and time.perf_counter() >= deadline:
                 break
             acq = shared if shared is not None else self._scalarized_ei(sur)
-            reward = _batched(acq, self.known, self.problem.ref_point)
+            reward = _batched(acq, self.known, self.problem.ref_point, self.snapped)
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
@@ -241,7 +245,7 @@ class MoboArs(ModelBasedOptimizer):
             pool.extend(env.best_x)
             if raw is not None:
                 pool.extend(raw)
-        common = _batched(ehvi, self.known, self.problem.ref_point)
+        common = _batched(ehvi, self.known, self.problem.ref_point, self.snapped)
         if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
@@ -249,7 +253,7 @@ class MoboArs(ModelBasedOptimizer):
             points = np.array(pool)
             values = common(points)
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
-            self._pool = points[keep[values[keep] > LOG_FLOOR]]
+            self._pool = self.snapped(points[keep[values[keep] > LOG_FLOOR]])
         return self._ranked(proposals)
 
     def _cheap(self, n: int) -> np.ndarray:
@@ -258,7 +262,9 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = _batched(self._ehvi(self._surrogate()), self.known, self.problem.ref_point)(self._pool)
+            values = _batched(self._ehvi(self._surrogate()), self.known, self.problem.ref_point, self.snapped)(
+                self._pool
+            )
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
@@ -274,7 +280,7 @@ class MoboArs(ModelBasedOptimizer):
         while len(out) < n:  # the next new point that fits the board (where known); if none of 1024, the nearest
             best, best_over = None, np.inf
             for _ in range(1024):
-                point = sobol.random(1)[0]
+                point = self.snapped(sobol.random(1))[0]
                 self._fallback += 1
                 if not self._new(point, out):
                     continue
@@ -371,7 +377,8 @@ class MoboArs(ModelBasedOptimizer):
         """The distinct proposals that fit the board (where known), best first, never an observed point."""
         chosen: list[np.ndarray] = []
         known = self.known
-        for _, point in sorted(proposals, key=lambda p: -p[0]):
+        for _, raw in sorted(proposals, key=lambda p: -p[0]):
+            point = self.snapped(raw)
             if known is not None and known.excess(point[None])[0] > 0:
                 continue
             if self._new(point, chosen):
@@ -405,9 +412,13 @@ def _scored_until(
 
 
 def _batched(
-    acq: AcquisitionFunction, known: KnownObjectives | None = None, ref_point: tuple[float, ...] = ()
+    acq: AcquisitionFunction,
+    known: KnownObjectives | None = None,
+    ref_point: tuple[float, ...] = (),
+    snap: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Evaluate a q=1 acquisition function on ``n x d`` points; values are clamped to ``[LOG_FLOOR, 1e3]``.
+    """Evaluate a q=1 acquisition function on ``n x d`` points (at ``snap(points)`` where given); values are clamped
+    to ``[LOG_FLOOR, 1e3]``.
 
     With known costs, points that cannot fit the board or whose exact costs lie beyond the reference point get
     :data:`INFEASIBLE_REWARD` minus 100 per unit of relative overshoot (the larger of the two), so an agent that
@@ -417,7 +428,8 @@ def _batched(
     def reward(points: np.ndarray) -> np.ndarray:
         with torch.no_grad(), warnings.catch_warnings():
             ignore_jitter_warnings()
-            values = acq(torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)).numpy()
+            at = points if snap is None else snap(points)
+            values = acq(torch.as_tensor(at, dtype=DTYPE).unsqueeze(1)).numpy()
         values = np.clip(np.nan_to_num(values, nan=LOG_FLOOR, neginf=LOG_FLOOR, posinf=1e3), LOG_FLOOR, 1e3)
         if known is not None:
             over = known.excess(points)

@@ -17,7 +17,7 @@ class QLogNEHVI(AcquisitionOptimizer):
     rather than repeating them. Without pending points nothing changes.
 
     Knobs (``n_init``, ``mc_samples``, ``num_restarts``, ``raw_samples``, ``maxiter``): see
-    :class:`core.search.surrogate.AcquisitionOptimizer`.
+    :class:`core.search.model_based.AcquisitionOptimizer`.
     """
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:

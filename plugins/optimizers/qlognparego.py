@@ -21,7 +21,7 @@ class QLogNParEGO(AcquisitionOptimizer):
     the candidates before it. Without pending points nothing changes.
 
     Knobs (``n_init``, ``mc_samples``, ``num_restarts``, ``raw_samples``, ``maxiter``): see
-    :class:`core.search.surrogate.AcquisitionOptimizer`.
+    :class:`core.search.model_based.AcquisitionOptimizer`.
     """
 
     def propose(self, n: int, rng: np.random.Generator) -> np.ndarray:
