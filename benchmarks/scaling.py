@@ -5,11 +5,14 @@ Issue 14's target, on this 2-core machine with one torch thread per worker: with
 runs >= 1.8x as many trials per hour as with 1 worker, for ``sobol`` and for ``mobo_ars`` (the default optimizer);
 its workers are busy >= 90 % of the time; and its hypervolume at equal wall time is >= the synchronous search's.
 
-What runs. Per scenario (``--scenarios``: ``sobol``, ``mobo_ars``: the optimizer), one search per run
-(``--runs``), one at a time, each ``python -m core.run`` in its own subprocess and temporary run dir, on the
-quickstart task (small CNN on digits, STM32F4 costs) with the same seed, ``search.n_trials`` (``--trials``) and
-``trainer.max_epochs`` (``--epochs``; the quickstart's searched ``epochs`` parameter is removed with
-``~search_space.params.epochs``), ``executor.torch_threads=1`` and ``logger=none``. A run is
+What runs. Per scenario (``--scenarios``: ``sobol``, ``mobo_ars``: the optimizer) and seed (``--seeds``), one
+search per run (``--runs``), one at a time, each ``python -m core.run`` in its own subprocess and temporary run
+dir, on the task (``--task``) with that seed, ``search.n_trials`` (``--trials``) and ``trainer.max_epochs``
+(``--epochs``; the searched ``epochs`` parameter is removed with ``~search_space.params.epochs``),
+``executor.torch_threads=1`` and ``logger=none``. Tasks: ``quickstart`` (small CNN on digits, STM32F4 costs, the
+board's reference point: every candidate is tiny next to the board, so every search's HV saturates near 0.97) or
+one of :mod:`benchmarks.tinyml`'s reported tasks (``digits``, ``basic_motions``, ``osuleaf``) with its fixed epochs
+(unless ``--epochs``) and its reference point, where HV stays well below 1 and so tells searches apart. A run is
 ``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default; ``search.lookahead`` auto: on with 2 or
 more workers), ``nolookahead`` (asynchronous, ``search.lookahead=false``: a freed worker waits while the next point
 is proposed) or ``batch`` (``search.schedule=batch``: ask ``WORKERS`` trials, wait for all of them, tell). The
@@ -50,12 +53,17 @@ Derived per scenario (``derived``), all from runs of the same invocation:
   it), so the asynchronous search's hypervolume can be compared to the synchronous one's at equal wall time.
 * ``targets``: the issue's three checks for ``process:2`` (async).
 
+Over seeds (``paired``, per scenario, when it ran on more than one seed): the mean ± std over seeds of each run's
+ratio to 1 worker and utilisation, and of the paired difference in HV at equal wall time, async minus batch: one
+seed's difference is noise-level on its own, the mean over seeds is the check.
+
 Output: ``benchmarks/results/scaling.json`` (``--out``: machine, git commit, command, settings, every run's raw
 data, derived values), a markdown table printed and written next to it (``scaling.md``). ``--report-only`` rewrites
 the markdown from the JSON without running anything.
 
-Usage: ``python -m benchmarks.scaling [--trials 30] [--epochs 30] [--seed 0] [--scenarios sobol mobo_ars]
-[--runs process:1 process:2:batch process:2:nolookahead process:2 ray:2] [--no-ray] [--out PATH] [--report-only]``.
+Usage: ``python -m benchmarks.scaling [--task quickstart] [--trials 30] [--epochs 30] [--seeds 0 ...]
+[--scenarios sobol mobo_ars] [--runs process:1 process:2:batch process:2:nolookahead process:2 ray:2] [--no-ray]
+[--out PATH] [--report-only]``.
 Run it on a quiet machine: other load slows trials unevenly and lowers the measured speed-up.
 """
 
@@ -157,34 +165,81 @@ def derive(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def paired(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per scenario run on more than one seed: mean ± std over seeds of every run's ratio to 1 worker and
+    utilisation, and of the paired difference in HV at equal wall time, ``process:2`` (async) minus batch."""
+
+    def stats(values: list[float]) -> dict[str, Any]:
+        return {
+            "mean": round(statistics.mean(values), 4),
+            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+            "n": len(values),
+        }
+
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(sc["name"] for sc in scenarios):
+        mine = [sc for sc in scenarios if sc["name"] == name]
+        if len(mine) < 2:
+            continue
+        runs: dict[str, dict[str, Any]] = {}
+        for label in dict.fromkeys(r["run"] for sc in mine for r in sc["runs"]):
+            rows = [r for sc in mine for r in sc["runs"] if r["run"] == label]
+            ratios = [r["ratio_to_1_worker"] for r in rows if r.get("ratio_to_1_worker") is not None]
+            utils = [r["utilisation"] for r in rows if r.get("utilisation") is not None]
+            runs[label] = {
+                "ratio_to_1_worker": stats(ratios) if ratios else None,
+                "utilisation": stats(utils) if utils else None,
+            }
+        diffs = []
+        for sc in mine:
+            by = {r["run"]: r for r in sc["runs"]}
+            if ASYNC2 in by and BATCH2 in by and by[ASYNC2].get("hv_at_equal_time") is not None:
+                diffs.append(by[ASYNC2]["hv_at_equal_time"] - by[BATCH2]["hv_at_equal_time"])
+        entry: dict[str, Any] = {"seeds": [sc.get("seed") for sc in mine], "runs": runs}
+        if diffs:
+            entry["hv_async_minus_batch_at_equal_time"] = stats(diffs) | {"async_ge": sum(d >= 0 for d in diffs)}
+            entry["hv_async_ge_batch_on_mean"] = statistics.mean(diffs) >= 0
+        out[name] = entry
+    return out
+
+
 def _fmt(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
+
+
+def _pm(v: dict[str, Any] | None, spec: str) -> str:
+    return "-" if v is None else f"{format(v['mean'], spec)} ± {format(v['std'], spec)}"
 
 
 def markdown(result: dict[str, Any]) -> str:
     """The README table: one row per scenario and run, then the target checks."""
     s = result["settings"]
     m = result["machine"]
+    seeds = s.get("seeds", [s.get("seed")])
+    epochs = "the task's" if s.get("epochs") is None else s["epochs"]
     lines = [
-        f"Scaling (`python -m benchmarks.scaling`): quickstart task, {s['trials']} trials, "
-        f"`trainer.max_epochs={s['epochs']}`, seed {s['seed']}, 1 torch thread per worker; {m.get('cpu')}, "
-        f"{m.get('cores')} cores; commit {result.get('git_commit', '?')[:7]}"
-        f"{' (dirty)' if result.get('git_dirty') else ''}.",
+        f"Scaling (`{result.get('command', 'python -m benchmarks.scaling')}`): {s.get('task', 'quickstart')} task, "
+        f"{s['trials']} trials, `trainer.max_epochs`: {epochs}, seed{'s' if len(seeds) > 1 else ''} "
+        f"{', '.join(map(str, seeds))}, 1 torch thread per worker; {m.get('cpu')}, {m.get('cores')} cores; commit "
+        f"{result.get('git_commit', '?')[:7]}{' (dirty)' if result.get('git_dirty') else ''}.",
         "",
-        "| scenario | run | trials/h | ratio to 1 worker | utilisation | in trials | HV at equal time | final HV |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | seed | run | trials/h | ratio to 1 worker | utilisation | in trials | HV at equal time "
+        "| final HV |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for sc in result["scenarios"]:
         eq = sc["derived"].get("equal_time_s")
+        seed = sc.get("seed", s.get("seed"))
         for r in sc["runs"]:
             hv_eq = r.get("hv_at_equal_time")
             lines.append(
-                f"| {sc['name']} | {r['run']} | {r['trials_per_hour']:.0f} | {_fmt(r.get('ratio_to_1_worker'), '.2f')}"
-                f" | {_fmt(r['utilisation'], '.0%')} | {_fmt(r.get('utilisation_in_trial'), '.0%')} | "
+                f"| {sc['name']} | {seed} | {r['run']} | {r['trials_per_hour']:.0f} | "
+                f"{_fmt(r.get('ratio_to_1_worker'), '.2f')} | {_fmt(r['utilisation'], '.0%')} | "
+                f"{_fmt(r.get('utilisation_in_trial'), '.0%')} | "
                 f"{'-' if hv_eq is None else f'{hv_eq:.4f} (at {eq:.1f} s)'} | {r['final_hv']:.4f} |"
             )
         for item in sc.get("skipped", []):
-            lines.append(f"| {sc['name']} | {item['run']} | skipped: {item['reason']} | | | | | |")
+            lines.append(f"| {sc['name']} | {seed} | {item['run']} | skipped: {item['reason']} | | | | | |")
     lines += [
         "",
         "trials/h: finished trials per hour of the search's wall time (without process start-up); ratio: to "
@@ -199,7 +254,26 @@ def markdown(result: dict[str, Any]) -> str:
         t = sc["derived"].get("targets", {})
         if t:
             checks = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in t.items())
-            lines.append(f"- {sc['name']} ({ASYNC2}): {checks}")
+            lines.append(f"- {sc['name']}, seed {sc.get('seed', s.get('seed'))} ({ASYNC2}): {checks}")
+    over = result.get("paired") or {}
+    if over:
+        lines += [
+            "",
+            "Over seeds (mean ± std); HV difference: async minus batch at equal wall time, paired by seed:",
+            "",
+            "| scenario | run | seeds | ratio to 1 worker | utilisation | HV difference (async - batch) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, entry in over.items():
+            diff = entry.get("hv_async_minus_batch_at_equal_time")
+            for label, v in entry["runs"].items():
+                cell = "-"
+                if label == ASYNC2 and diff:
+                    cell = f"{diff['mean']:+.4f} ± {diff['std']:.4f} (async >= batch on {diff['async_ge']}/{diff['n']})"
+                lines.append(
+                    f"| {name} | {label} | {len(entry['seeds'])} | {_pm(v['ratio_to_1_worker'], '.2f')} | "
+                    f"{_pm(v['utilisation'], '.0%')} | {cell} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -211,14 +285,36 @@ def _space_has_epochs() -> bool:
     return "epochs" in (space.get("params") or {})
 
 
+def task_overrides(task: str) -> list[str]:
+    """The overrides that make ``task`` (see the module docstring): the quickstart less its searched epochs, or a
+    :mod:`benchmarks.tinyml` task with its fixed epochs and its reference point."""
+    if task == "quickstart":
+        return ["~search_space.params.epochs"] if _space_has_epochs() else []
+    from benchmarks import tinyml
+
+    if task not in tinyml.REPORTED_TASKS:
+        raise ValueError(f"task must be quickstart or one of {', '.join(tinyml.REPORTED_TASKS)}, got {task!r}")
+    ref = tinyml.task_reference(task)
+    return [*tinyml.base_overrides(task), *[f"search.reference.{k}={float(v)!r}" for k, v in ref.items()]]
+
+
 def overrides_for(
-    optimizer: str, executor: str, workers: int | str, schedule: str, trials: int, epochs: int, seed: int
+    optimizer: str,
+    executor: str,
+    workers: int | str,
+    schedule: str,
+    trials: int,
+    epochs: int | None,
+    seed: int,
+    task: Sequence[str] | None = None,
 ) -> list[str]:
-    """The ``python -m core.run`` overrides of one run."""
+    """The ``python -m core.run`` overrides of one run; ``task``: :func:`task_overrides` (default: the
+    quickstart's); ``epochs`` ``None``: the task's own."""
     out = [
         f"seed={seed}",
         f"search.n_trials={trials}",
-        f"trainer.max_epochs={epochs}",
+        *(task_overrides("quickstart") if task is None else task),
+        *([] if epochs is None else [f"trainer.max_epochs={epochs}"]),
         f"optimizer={optimizer}",
         f"executor={executor}",
         f"executor.workers={workers}",
@@ -228,8 +324,6 @@ def overrides_for(
         "logger=none",
         "search.progress=false",
     ]
-    if _space_has_epochs():
-        out.insert(3, "~search_space.params.epochs")
     return out
 
 
@@ -299,10 +393,18 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 
 
 def run_once(
-    optimizer: str, executor: str, workers: int, schedule: str, trials: int, epochs: int, seed: int, timeout: float
+    optimizer: str,
+    executor: str,
+    workers: int,
+    schedule: str,
+    trials: int,
+    epochs: int | None,
+    seed: int,
+    timeout: float,
+    task: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """One search in a temporary run dir, as a subprocess; returns its measurements."""
-    overrides = overrides_for(optimizer, executor, workers, schedule, trials, epochs, seed)
+    overrides = overrides_for(optimizer, executor, workers, schedule, trials, epochs, seed, task)
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env["WANDB_MODE"] = "disabled"
     with tempfile.TemporaryDirectory(prefix="tinymoo-scaling-") as tmp:
@@ -366,9 +468,12 @@ def write_report(result: dict[str, Any], out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario's runs one after the other, write the JSON and the markdown, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="quickstart", help="quickstart (default), digits, basic_motions or osuleaf")
     parser.add_argument("--trials", type=int, default=30, help="search.n_trials of every run (default 30)")
-    parser.add_argument("--epochs", type=int, default=30, help="trainer.max_epochs of every trial (default 30)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--epochs", type=int, help="trainer.max_epochs of every trial (default: 30 on the quickstart, else the task's)"
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="a search per seed (default 0)")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument(
         "--runs",
@@ -385,8 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         print(write_report(json.loads(out.read_text()), out), end="")
         return 0
+    epochs = 30 if args.epochs is None and args.task == "quickstart" else args.epochs
     try:
         runs = [parse_run(r) for r in args.runs]
+        task = task_overrides(args.task)
     except ValueError as exc:
         parser.error(str(exc))
     skipped_ray = "--no-ray" if args.no_ray else (ray_available() if any(e == "ray" for e, _, _ in runs) else None)
@@ -399,14 +506,15 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "run_command": "python -m core.run "
         + " ".join(
-            overrides_for("<optimizer>", "<executor>", "<workers>", "<schedule>", args.trials, args.epochs, args.seed)
-        )
+            overrides_for("<optimizer>", "<executor>", "<workers>", "<schedule>", args.trials, epochs, 0, task)
+        ).replace("seed=0", "seed=<seed>")
         + " hydra.run.dir=<tmp>",
         "machine": None,  # filled in at the end (with the load average then)
         "settings": {
+            "task": args.task,
             "trials": args.trials,
-            "epochs": args.epochs,
-            "seed": args.seed,
+            "epochs": epochs,
+            "seeds": args.seeds,
             "scenarios": args.scenarios,
             "runs": [run_label(*r) for r in runs],
             "torch_threads_per_worker": 1,
@@ -417,32 +525,34 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.machine import machine_info
 
     failed = 0
-    for name in args.scenarios:
-        sc: dict[str, Any] = {"name": name, "optimizer": SCENARIOS[name], "runs": [], "skipped": []}
-        for executor, workers, schedule in runs:
-            label = run_label(executor, workers, schedule)
-            if executor == "ray" and skipped_ray:
-                sc["skipped"].append({"run": label, "reason": skipped_ray})
-                continue
-            print(f"{name} {label} ...", file=sys.stderr, flush=True)
-            try:
-                row = run_once(
-                    SCENARIOS[name], executor, workers, schedule, args.trials, args.epochs, args.seed, args.timeout
+    for seed in args.seeds:
+        for name in args.scenarios:
+            sc: dict[str, Any] = {"name": name, "seed": seed, "optimizer": SCENARIOS[name], "runs": [], "skipped": []}
+            for executor, workers, schedule in runs:
+                label = run_label(executor, workers, schedule)
+                if executor == "ray" and skipped_ray:
+                    sc["skipped"].append({"run": label, "reason": skipped_ray})
+                    continue
+                print(f"{name} seed {seed} {label} ...", file=sys.stderr, flush=True)
+                try:
+                    row = run_once(
+                        SCENARIOS[name], executor, workers, schedule, args.trials, epochs, seed, args.timeout, task
+                    )
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    failed += 1
+                    sc["skipped"].append({"run": label, "reason": f"failed: {str(exc)[-2000:]}"})
+                    print(f"{name} seed {seed} {label} failed: {exc}", file=sys.stderr, flush=True)
+                    continue
+                print(
+                    f"{name} seed {seed} {label}: {row['search_wall_s']} s search, {row['trials_per_hour']} "
+                    f"trials/h, utilisation {row['utilisation']}, final HV {row['final_hv']}",
+                    file=sys.stderr,
+                    flush=True,
                 )
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                failed += 1
-                sc["skipped"].append({"run": label, "reason": f"failed: {str(exc)[-2000:]}"})
-                print(f"{name} {label} failed: {exc}", file=sys.stderr, flush=True)
-                continue
-            print(
-                f"{name} {label}: {row['search_wall_s']} s search, {row['trials_per_hour']} trials/h, "
-                f"utilisation {row['utilisation']}, final HV {row['final_hv']}",
-                file=sys.stderr,
-                flush=True,
-            )
-            sc["runs"].append(row)
-        sc["derived"] = derive(sc["runs"])
-        result["scenarios"].append(sc)
+                sc["runs"].append(row)
+            sc["derived"] = derive(sc["runs"])
+            result["scenarios"].append(sc)
+    result["paired"] = paired(result["scenarios"])
     result["machine"] = machine_info() | {"load_avg_at_end": [round(v, 2) for v in os.getloadavg()]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

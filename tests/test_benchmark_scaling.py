@@ -116,11 +116,57 @@ def test_markdown_and_report_only_from_a_synthetic_json(tmp_path: Path) -> None:
     assert scaling.main(["--report-only", "--out", str(out)]) == 0
     md = (tmp_path / "scaling.md").read_text()
     assert md == scaling.markdown(result)
-    assert "| sobol | process:2:async | 190 | 1.90 | 95% | 85% | 0.4000 (at 5.5 s) | 0.4000 |" in md
-    assert "| sobol | process:2:batch | 150 | 1.50 | 80% | 70% | 0.3000 (at 5.5 s) | 0.3500 |" in md
-    assert "| sobol | ray:2:async | skipped: x |" in md
+    assert "| sobol | 0 | process:2:async | 190 | 1.90 | 95% | 85% | 0.4000 (at 5.5 s) | 0.4000 |" in md
+    assert "| sobol | 0 | process:2:batch | 150 | 1.50 | 80% | 70% | 0.3000 (at 5.5 s) | 0.3500 |" in md
+    assert "| sobol | 0 | ray:2:async | skipped: x |" in md
     assert "commit 0123456" in md
     assert "speedup_ge_1.8: yes" in md
+
+
+def test_paired_over_seeds_means_the_async_minus_batch_hv_difference_and_the_ratios() -> None:
+    scenarios = []
+    for seed, batch_hv in ((0, 0.3), (1, 0.45)):  # async's HV at equal time is 0.4 on both seeds
+        runs = _runs()
+        runs[1]["hv_trace"] = [[2.0, 0.1, 0], [5.0, batch_hv, 1], [7.0, 0.5, 2]]
+        scenarios.append({"name": "mobo_ars", "seed": seed, "runs": runs, "derived": scaling.derive(runs)})
+    one = _runs()
+    scenarios.append({"name": "sobol", "seed": 0, "runs": one, "derived": scaling.derive(one)})
+    over = scaling.paired(scenarios)
+    assert set(over) == {"mobo_ars"}  # sobol ran on one seed: nothing to pair
+    entry = over["mobo_ars"]
+    diff = entry["hv_async_minus_batch_at_equal_time"]
+    assert diff["n"] == 2 and diff["async_ge"] == 1
+    assert diff["mean"] == pytest.approx(0.025) and diff["std"] == pytest.approx(0.1061, abs=1e-4)
+    assert entry["hv_async_ge_batch_on_mean"] is True and entry["seeds"] == [0, 1]
+    assert entry["runs"]["process:2:async"]["ratio_to_1_worker"] == {"mean": 1.9, "std": 0.0, "n": 2}
+    result = {
+        "git_commit": "0123456",
+        "machine": {"cpu": "c", "cores": 2},
+        "settings": {"task": "digits", "trials": 4, "epochs": None, "seeds": [0, 1]},
+        "scenarios": scenarios,
+        "paired": over,
+    }
+    md = scaling.markdown(result)
+    assert "digits task" in md and "seeds 0, 1" in md
+    assert (
+        "| mobo_ars | process:2:async | 2 | 1.90 ± 0.00 | 95% ± 0% | +0.0250 ± 0.1061 (async >= batch on 1/2) |" in md
+    )
+
+
+def test_a_tinyml_task_runs_with_its_own_epochs_and_reference_point() -> None:
+    from benchmarks import tinyml
+
+    task = scaling.task_overrides("digits")
+    assert "trainer.max_epochs=8" in task and "~search_space.params.epochs" in task
+    ref = tinyml.task_reference("digits")
+    assert f"search.reference.flash={ref['flash']!r}" in task
+    overrides = scaling.overrides_for("sobol", "process", 2, "async", 30, None, 3, task)
+    assert "seed=3" in overrides and not any(
+        o.startswith("trainer.max_epochs=") and o != "trainer.max_epochs=8" for o in overrides
+    )
+    assert "trainer.max_epochs=5" in scaling.overrides_for("sobol", "process", 2, "async", 30, 5, 3, task)
+    with pytest.raises(ValueError, match="japanese_vowels"):  # a tuning task is not a benchmark task
+        scaling.task_overrides("japanese_vowels")
 
 
 @pytest.mark.slow
