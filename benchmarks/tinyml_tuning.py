@@ -10,7 +10,9 @@ tasks only (``Task.tuning``: ArrowHead and JapaneseVowels, never digits, BasicMo
 100 up (the benchmark reports seeds 0-4). Runs on the same task and seed share the initial design, so the table
 gives each variant's paired difference in final HV from ``default``, mean ± std over those pairs.
 
-Output: ``benchmarks/results/tinyml_tuning.json`` and ``.md`` (rewritten after every run).
+Output: ``benchmarks/results/tinyml_tuning.json`` and ``.md`` (rewritten after every run). Runs that no longer match
+today's configs (the default changed since they ran, so ``--resume`` runs them again) are not dropped: they move to
+``superseded``, stamped with when, and the markdown pairs them with the runs of the default they were made with.
 """
 
 from __future__ import annotations
@@ -91,6 +93,24 @@ def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| task | variant | overrides | seeds | final HV | difference | median ask [s] |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        diff = "" if row["diff_mean"] is None else f"{row['diff_mean']:+.4f}"
+        if row["diff_std"] is not None:
+            diff += f" ± {row['diff_std']:.4f}"
+        extra = f"optimizer={BASELINES[row['variant']]}" if row["variant"] in BASELINES else None
+        extra = extra or " ".join(VARIANTS.get(row["variant"], ())) or "(none)"
+        lines.append(
+            f"| {row['task']} | {row['variant']} | `{extra}` | {len(row['seeds'])} | {row['final_hv_mean']:.4f} "
+            f"| {diff} | {row['ask_median_s']:.2f} |"
+        )
+    return lines
+
+
 def write_markdown(path: Path, data: dict[str, Any]) -> None:
     lines = [
         "# mobo_ars tuning on TinyML tasks the benchmark does not report",
@@ -103,19 +123,17 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         + "; ".join(f"`{t}`: {TASKS[t].description}" for t in data["tasks"])
         + ". Difference: final HV minus `default`'s on the same task and seed, mean ± std over seeds.",
         "",
-        "| task | variant | overrides | seeds | final HV | difference | median ask [s] |",
-        "|---|---|---|---|---:|---:|---:|",
+        *_table(data["summary"]),
     ]
-    for row in data["summary"]:
-        diff = "" if row["diff_mean"] is None else f"{row['diff_mean']:+.4f}"
-        if row["diff_std"] is not None:
-            diff += f" ± {row['diff_std']:.4f}"
-        extra = f"optimizer={BASELINES[row['variant']]}" if row["variant"] in BASELINES else None
-        extra = extra or " ".join(VARIANTS.get(row["variant"], ())) or "(none)"
-        lines.append(
-            f"| {row['task']} | {row['variant']} | `{extra}` | {len(row['seeds'])} | {row['final_hv_mean']:.4f} "
-            f"| {diff} | {row['ask_median_s']:.2f} |"
-        )
+    superseded = data.get("superseded", [])
+    for stamp in sorted({r["superseded"] for r in superseded}, reverse=True):
+        lines += [
+            "",
+            f"Runs superseded {stamp}: made with an earlier `default` (the overrides applied to mobo_ars.yaml as it "
+            "was then), each variant paired with that default's runs:",
+            "",
+            *_table(summarize([r for r in superseded if r["superseded"] == stamp])),
+        ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -154,17 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "references": references,
         "runs": [],
         "failed": [],
+        "superseded": list(old.get("superseded", [])),
     }
-    if args.resume:
-        for r in old.get("runs", []):
-            if (
-                r["problem"] in references
-                and r.get("reference") == references[r["problem"]]
-                and r["variant"] in configs
-                and r.get("config") == configs[r["variant"]]
-                and r.get("extra") == list(VARIANTS.get(r["variant"], ()))
-            ):
-                data["runs"].append(r)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    for r in old.get("runs", []):
+        if args.resume and r["problem"] not in references:  # another task's run: kept as it is
+            data["runs"].append(r)
+            data["tasks"] = list(dict.fromkeys([*data["tasks"], r["problem"]]))
+        elif (
+            args.resume
+            and r.get("reference") == references[r["problem"]]
+            and r["variant"] in configs
+            and r.get("config") == configs[r["variant"]]
+            and r.get("extra") == list(VARIANTS.get(r["variant"], ()))
+        ):
+            data["runs"].append(r)
+        else:
+            data["superseded"].append({**r, "superseded": stamp})
     done = {_key(r) for r in data["runs"]}
     specs = [
         {

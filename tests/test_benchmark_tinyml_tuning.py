@@ -63,3 +63,29 @@ def test_resume_with_merge_keeps_both_invocations_runs_and_runs_nothing(tmp_path
     md = (tmp_path / "tinyml_tuning.md").read_text()
     assert "| japanese_vowels | qlognehvi | `optimizer=qlognehvi` | 1 | 0.3100 | +0.0100 |" in md
     assert "| japanese_vowels | explore_2 | `++optimizer.explore=2.0` |" in md
+
+
+def test_runs_made_with_an_earlier_default_are_kept_as_superseded_and_paired_among_themselves(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(tinyml_tuning, "task_reference", lambda task: REFERENCE)
+    ran: list[Any] = []
+    monkeypatch.setattr(tinyml_tuning, "execute_all", lambda specs, workers, fn: ran.extend(specs) or iter(()))
+    earlier = {"n_init": 10, "init_design": "lhs"}  # not today's default's config
+    old = [_run("default", 100, 0.30, earlier), _run("explore_2", 100, 0.28, earlier)]
+    (tmp_path / "tinyml_tuning.json").write_text(json.dumps({"runs": old}))
+    argv = ["--tasks", "japanese_vowels", "--variants", "default", "--seeds", "100", "--out-dir", str(tmp_path)]
+    assert tinyml_tuning.main([*argv, "--resume"]) == 0
+    assert [(s["variant"], s["seed"]) for s in ran] == [("default", 100)]  # the default changed: run again
+    data = json.loads((tmp_path / "tinyml_tuning.json").read_text())
+    assert data["runs"] == []  # (the stubbed executor ran nothing)
+    assert [(r["variant"], r["final_hv"]) for r in data["superseded"]] == [("default", 0.30), ("explore_2", 0.28)]
+    stamp = data["superseded"][0]["superseded"]
+    assert stamp and all(r["superseded"] == stamp for r in data["superseded"])
+    md = (tmp_path / "tinyml_tuning.md").read_text()
+    assert f"superseded {stamp}" in md
+    assert "| japanese_vowels | explore_2 | `++optimizer.explore=2.0` | 1 | 0.2800 | -0.0200 |" in md
+    # a second resume keeps them, with their stamp, and does not supersede them again
+    assert tinyml_tuning.main([*argv, "--resume"]) == 0
+    again = json.loads((tmp_path / "tinyml_tuning.json").read_text())
+    assert again["superseded"] == data["superseded"]
