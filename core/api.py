@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         default_threads,
         failed_result,
         hard_deadline,
+        host_threads,
         limit_threads,
         thread_env,
     )
@@ -92,8 +93,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "core.tflm.planner": ("Buffer", "plan"),
     "core.tflm.runtime": ("arena_use", "convert_int8", "require_tflm"),
     "core.search.executor_support": (
-        "available_cpus", "check_count", "default_threads", "failed_result", "hard_deadline", "limit_threads",
-        "thread_env",
+        "available_cpus", "check_count", "default_threads", "failed_result", "hard_deadline", "host_threads",
+        "limit_threads", "thread_env",
     ),
     "core.plugins": ("discover", "instantiate"),
 }  # fmt: skip
@@ -151,6 +152,7 @@ __all__ = [
     "fit_gp",
     "from_prepared",
     "hard_deadline",
+    "host_threads",
     "ignore_jitter_warnings",
     "init_weights",
     "instantiate",

@@ -92,6 +92,26 @@ def process_executor() -> Iterator[ProcessExecutor]:
     ex.close()
 
 
+def test_the_search_process_leaves_the_workers_cpus_while_trials_run() -> None:
+    """With the workers' threads on every CPU, the search's own torch work (the optimizer's GP fits, proposed in the
+    same process while trials run) gets the CPUs they leave, at least 1: two threads on two cores that two workers
+    keep busy made a GP fit 20x slower (oversubscribed thread pools spin). Restored when the trials are done."""
+    import torch
+
+    from core.search.executor_support import available_cpus
+
+    before = torch.get_num_threads()
+    ex = ProcessExecutor(workers=2, torch_threads=max(1, available_cpus()))  # every CPU busy with trials
+    try:
+        during = []
+        for _ in ex.map(fake_evaluate, [_spec(0, sleep=0.0), _spec(1, sleep=0.0)]):
+            during.append(torch.get_num_threads())
+    finally:
+        ex.close()
+    assert during == [1, 1]
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.slow
 def test_process_yields_results_as_they_finish(process_executor) -> None:
     results = _check_out_of_order(process_executor)

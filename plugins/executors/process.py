@@ -41,6 +41,7 @@ from core.api import (
     default_threads,
     failed_result,
     hard_deadline,
+    host_threads,
     limit_threads,
     thread_env,
 )
@@ -173,6 +174,13 @@ class ProcessExecutor(Executor):
             self._all.remove(w)
 
     def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
+        # the search proposes in this process while the trials run: leave their CPUs to them
+        with host_threads(self.n_workers * self.torch_threads):
+            yield from self._map(fn, specs, on_start)
+
+    def _map(
+        self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None
+    ) -> Iterator[TrialResult]:
         try:  # before the first spec is pulled: an asynchronous search asks (and stores a trial) on each pull
             ForkingPickler.dumps(fn)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:

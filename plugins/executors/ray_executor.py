@@ -32,6 +32,7 @@ from core.api import (
     check_count,
     failed_result,
     hard_deadline,
+    host_threads,
     limit_threads,
     thread_env,
 )
@@ -147,6 +148,13 @@ class RayExecutor(Executor):
         self._started = True
 
     def map(self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None) -> Iterator[TrialResult]:
+        # the search proposes in this process while the trials run: leave their CPUs to them
+        with host_threads(0 if self.address is not None else self.n_workers * self.torch_threads):
+            yield from self._map(fn, specs, on_start)
+
+    def _map(
+        self, fn: EvaluateFn, specs: Iterable[TrialSpec], on_start: StartFn | None = None
+    ) -> Iterator[TrialResult]:
         import ray
 
         queue, more = iter(specs), True  # pulled one spec per free slot (an asynchronous search asks then)
