@@ -197,4 +197,4 @@ def test_a_real_tiny_benchmark(tmp_path: Path) -> None:
     assert sc["runs"][0]["ratio_to_1_worker"] == 1.0 and sc["runs"][2]["ratio_to_1_worker"] > 0
     assert sc["runs"][1]["workers"] == sc["runs"][2]["workers"] == 2
     md = (tmp_path / "scaling.md").read_text()
-    assert "| sobol | process:2:async |" in md
+    assert "| sobol | 0 | process:2:async |" in md
