@@ -305,7 +305,7 @@ def overrides_for(
     schedule: str,
     trials: int,
     epochs: int | None,
-    seed: int,
+    seed: int | str,
     task: Sequence[str] | None = None,
 ) -> list[str]:
     """The ``python -m core.run`` overrides of one run; ``task``: :func:`task_overrides` (default: the
@@ -506,8 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "run_command": "python -m core.run "
         + " ".join(
-            overrides_for("<optimizer>", "<executor>", "<workers>", "<schedule>", args.trials, epochs, 0, task)
-        ).replace("seed=0", "seed=<seed>")
+            overrides_for("<optimizer>", "<executor>", "<workers>", "<schedule>", args.trials, epochs, "<seed>", task)
+        )
         + " hydra.run.dir=<tmp>",
         "machine": None,  # filled in at the end (with the load average then)
         "settings": {

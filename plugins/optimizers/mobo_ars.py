@@ -219,7 +219,7 @@ class MoboArs(ModelBasedOptimizer):
             if i and deadline is not None and time.perf_counter() >= deadline:
                 break
             acq = shared if shared is not None else self._scalarized_ei(sur)
-            reward = _batched(acq, self.known, self.problem.ref_point, self.snapped)
+            reward = self._scored(acq)
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
@@ -245,7 +245,7 @@ class MoboArs(ModelBasedOptimizer):
             pool.extend(env.best_x)
             if raw is not None:
                 pool.extend(raw)
-        common = _batched(ehvi, self.known, self.problem.ref_point, self.snapped)
+        common = self._scored(ehvi)
         if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
@@ -262,9 +262,7 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = _batched(self._ehvi(self._surrogate()), self.known, self.problem.ref_point, self.snapped)(
-                self._pool
-            )
+            values = self._scored(self._ehvi(self._surrogate()))(self._pool)
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
@@ -291,6 +289,11 @@ class MoboArs(ModelBasedOptimizer):
                     break
             out.append(best if best is not None else np.random.default_rng(self._fallback).random(self.problem.dim))
         return np.array(out)
+
+    def _scored(self, acq: AcquisitionFunction) -> Callable[[np.ndarray], np.ndarray]:
+        """``acq`` as this optimizer scores points: at their snapped points, penalized where the board's or the
+        reference's exact costs are exceeded (:func:`_batched`)."""
+        return _batched(acq, self.known, self.problem.ref_point, self.snapped)
 
     def _surrogate(self) -> Surrogate:
         """The surrogate every proposal uses: pending points believed, with this optimizer's GP settings."""
