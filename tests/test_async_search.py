@@ -506,6 +506,44 @@ def test_lookahead_proposes_while_the_trials_run(make_cfg, tmp_path, test_optimi
         assert opt.asks[k][1] < finished[k - 1], (k, opt.asks, timings)
 
 
+class Anytime(MinimalOptimizer):
+    """An optimizer whose ``ask`` runs until it is hurried (or 60 s pass), then proposes; counts its hurries."""
+
+    def setup(self, problem: Any) -> None:
+        super().setup(problem)
+        self.hurried = threading.Event()
+        self.hurries = 0
+
+    def hurry(self) -> None:
+        self.hurries += 1
+        self.hurried.set()
+
+    def ask(self, n: int) -> np.ndarray:
+        self.hurried.wait(60)
+        self.hurried.clear()
+        return super().ask(n)
+
+
+def test_lookahead_hurries_a_proposal_only_while_a_worker_waits_for_it() -> None:
+    from core.interfaces.optimizer import Problem
+    from core.search.lookahead import Lookahead
+
+    opt = Anytime()
+    opt.setup(Problem(dim=2, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=0))
+    ahead = Lookahead(opt, 2)
+    ahead.start(np.zeros((1, 2)))
+    time.sleep(0.2)  # the proposal runs: taking it means a worker waits, so it is hurried and returns at once
+    began = time.monotonic()
+    assert ahead.take().x.shape == (2,) and opt.hurries == 1
+    assert time.monotonic() - began < 30
+    opt.hurried.set()  # the next proposal finishes on its own, before it is taken: no hurry
+    ahead.start(np.zeros((1, 2)))
+    while ahead._result is None:
+        time.sleep(0.01)
+    ahead.take()
+    assert opt.hurries == 1
+
+
 def test_lookahead_with_one_worker_is_one_dispatch_behind(make_cfg, tmp_path, test_optimizers) -> None:
     # one in-process worker, lookahead forced on: the ask for trial i runs while trial i-1 does, with exactly that
     # point pending and trials 0..i-2 told, whatever the timing (so one worker stays deterministic)

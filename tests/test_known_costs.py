@@ -4,6 +4,7 @@ mobo_ars model only the error and keep off candidates that cannot fit."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -325,3 +326,44 @@ def test_mobo_ars_round_ends_when_the_next_worker_frees(monkeypatch, running: in
         assert clock.t - start < 1.0 + 0.5
     else:
         assert _CountingARS.updates == [10] * agents
+
+
+class _HurryingFirstCoordinate(_SlowFirstCoordinate):
+    """:class:`_SlowFirstCoordinate` that, once armed, hurries the optimizer at its next evaluation, the way the
+    search's thread does when a worker frees up while a proposal computed ahead still runs."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__(clock)
+        self.hurry: Callable[[], None] | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.hurry is not None:
+            self.hurry()
+            self.hurry = None
+        return super().__call__(x)
+
+
+def test_a_hurried_mobo_ars_round_returns_after_one_agent_update(monkeypatch) -> None:
+    """A worker that waits for the proposal (``Optimizer.hurry``) ends a timed round at once: the first agent's
+    first update; the hurry is over once that ask returns, so the next round trains to its deadline again."""
+    clock = _Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    opt = MoboArs(
+        _CountingARS(directions=4, top=2), n_init=8, n_agents=2, iterations=10, horizon=3, known_costs=True,
+        global_agents=1, time_share=1.0,
+    )  # fmt: skip
+    known = _HurryingFirstCoordinate(clock)
+    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=0, known=known))
+    for _ in range(8):
+        x = opt.ask(1)
+        clock.t += 30.0  # trials of 30 s: a deadline of 10 s
+        opt.tell(x, _zdt1(x), np.ones(1, dtype=bool))
+    opt.set_pending(np.random.default_rng(0).random((2, 3)))
+    _CountingARS.updates.clear()
+    known.hurry = opt.hurry
+    x = opt.ask(1)
+    assert _CountingARS.updates == [1] and not opt.hurried
+    assert known.excess(x)[0] == 0  # still a point that fits the board
+    _CountingARS.updates.clear()
+    opt.ask(1)
+    assert len(_CountingARS.updates) >= 20  # not hurried: each of 3 agents trains to its share of the deadline

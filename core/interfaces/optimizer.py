@@ -80,6 +80,15 @@ class Optimizer(ABC):
         regions of running trials).
         """
 
+    def hurry(self) -> None:  # noqa: B027 - optional hook
+        """A worker is idle and waits for the ``ask`` now running: return a good-enough point as soon as possible.
+
+        An asynchronous search that proposes ahead (``search.lookahead``) runs ``ask`` in a background thread and
+        calls this from the search's thread when a worker frees up before the proposal is ready. An optimizer
+        whose proposals are anytime (e.g. ``mobo_ars``, which trains its agents in short updates) can stop early;
+        the default ignores it, and the worker waits for the whole proposal.
+        """
+
     @abstractmethod
     def tell(self, x: np.ndarray, y: np.ndarray, feasible: np.ndarray) -> None:
         """Report results.

@@ -81,9 +81,12 @@ class Lookahead:
         return self._thread is not None
 
     def take(self) -> Proposal:
-        """Wait for the running proposal and return it (re-raising what the optimizer raised)."""
+        """Wait for the running proposal and return it (re-raising what the optimizer raised). A worker waits for
+        it meanwhile, so an unfinished proposal is hurried (``Optimizer.hurry``)."""
         if self._thread is None:
             raise RuntimeError("no proposal is running")
+        if self._result is None:
+            self.optimizer.hurry()
         self._thread.join()
         self._thread = None
         result, self._result = self._result, None

@@ -99,6 +99,7 @@ class ModelBasedOptimizer(Optimizer):
         self._pending = np.zeros((0, problem.dim))
         self._handed_out: dict[bytes, float] = {}  # point -> when ask returned it
         self._durations: list[float] = []  # seconds from ask to tell of each point told since
+        self._hurried = False  # set by hurry() (from the search's thread) while an ask runs; cleared when it returns
 
     # -- ask/tell ---------------------------------------------------------------------------------------------
     def ask(self, n: int) -> np.ndarray:
@@ -122,6 +123,7 @@ class ModelBasedOptimizer(Optimizer):
             out.extend(self.snapped(np.clip(proposed, 0.0, 1.0)))
             self._asked += rest
         self._asked_at = time.perf_counter()
+        self._hurried = False  # a hurry is for the proposal that was running when it came
         points = np.array(out, dtype=float).reshape(n, self.problem.dim)
         self._handed_out.update((_point_key(p), self._asked_at) for p in points)
         return points
@@ -154,6 +156,15 @@ class ModelBasedOptimizer(Optimizer):
         self._x = np.vstack([self._x, np.asarray(x, dtype=float)])
         self._y = np.vstack([self._y, np.asarray(y, dtype=float)])
         self._feasible = np.concatenate([self._feasible, np.asarray(feasible, dtype=bool)])
+
+    def hurry(self) -> None:
+        self._hurried = True
+
+    @property
+    def hurried(self) -> bool:
+        """Whether a worker waits for the ``ask`` now running (``Optimizer.hurry``): an anytime ``propose`` should
+        return the best it has."""
+        return self._hurried
 
     @property
     def trial_duration_s(self) -> float | None:

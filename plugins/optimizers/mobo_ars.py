@@ -28,6 +28,7 @@ ARS needs no gradients, so integer and categorical knobs and the piecewise-const
 from __future__ import annotations
 
 import copy
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -91,8 +92,8 @@ class MoboArs(ModelBasedOptimizer):
             surrogate refit on all observations, or, once those are used up, a feasible scrambled Sobol' point.
             Cheap trials then get cheap proposals; with trials of minutes it never binds. With trials running
             (pending points: a parallel search), a round also stops once it has taken ``time_share`` x the median
-            trial time / (the number running + 1), about when the next worker frees, so that workers rarely wait
-            for a proposal (see :meth:`_round`).
+            trial time / (the number running + 1), about when the next worker frees, or as soon as a worker waits
+            for it (``Optimizer.hurry``), so that workers rarely wait for a proposal (see :meth:`_round`).
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
             (:class:`core.search.surrogate.CostInputs`).
@@ -186,8 +187,8 @@ class MoboArs(ModelBasedOptimizer):
         if self.time_share is not None and self.proposal_s > self.time_share * self.trial_s:
             return self._cheap(n)
         chosen = self._round(rng, self._deadline())[:n]
-        while len(chosen) < n:
-            chosen.append(rng.random(self.problem.dim))
+        if len(chosen) < n:  # no agent proposed a new point that fits: the best pooled one, else a Sobol' point
+            chosen.extend(self._cheap(n - len(chosen)))
         return np.array(chosen)
 
     def _deadline(self) -> float | None:
@@ -204,7 +205,8 @@ class MoboArs(ModelBasedOptimizer):
 
         By ``deadline`` (``perf_counter`` time), agent ``i`` of ``L`` uses the time up to ``(i+1)/L`` of the round's
         span: it trains until then (one update at least), a global agent scores its raw set in chunks until then
-        (one chunk at least), and the agents after the deadline are skipped (the first always runs)."""
+        (one chunk at least), and the agents after the deadline are skipped (the first always runs). A hurry (a
+        worker waits) ends such a round the same way at once."""
         begin = time.perf_counter()
         sur = self._surrogate()
         ehvi = self._ehvi(sur)
@@ -212,28 +214,30 @@ class MoboArs(ModelBasedOptimizer):
         shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
         features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
-        pool: list[np.ndarray] = []  # every point the rollouts and the global agents' raw sets visited
+        pool: list[tuple[np.ndarray, np.ndarray]] = []  # the points the rollouts and raw sets visited, rewards
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
+        timed = deadline is not None  # the round ends by the deadline, or at once when a worker waits (hurry)
         for i, start in enumerate(starts):
             own = None if deadline is None else begin + (i + 1) / len(starts) * (deadline - begin)
-            if i and deadline is not None and time.perf_counter() >= deadline:
+            if i and timed and self._over(deadline):
                 break
             acq = shared if shared is not None else self._scalarized_ei(sur)
             reward = self._scored(acq)
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
-                raw, values = _scored_until(reward, raw, own)
+                raw, values = _scored_until(reward, raw, functools.partial(self._over, own) if timed else None)
                 start = raw[int(np.argmax(values))]
+                pool.append((raw, values))
             keep = self.pool_size if self.candidates == "visited" else 0
             env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1], keep)
             agent = copy.deepcopy(self.agent)
-            if own is None:
+            if not timed:
                 agent.train(env, self.iterations, rng)
             else:
                 for _ in range(self.iterations):
                     agent.train(env, 1, rng)
-                    if time.perf_counter() >= own:
+                    if self._over(own):
                         break
             visited, rewards = agent.rollout(env)
             best = int(np.argmax(rewards))
@@ -241,20 +245,22 @@ class MoboArs(ModelBasedOptimizer):
                 proposals.append((float(env.best_v[0]), env.best_x[0]))
             else:
                 proposals.append((float(rewards[best]), visited[best + 1, : self.problem.dim]))
-            pool.extend(visited[1:, : self.problem.dim])
-            pool.extend(env.best_x)
-            if raw is not None:
-                pool.extend(raw)
+            pool.append((visited[1:, : self.problem.dim], np.asarray(rewards, dtype=float)))
+            pool.append((np.asarray(env.best_x).reshape(-1, self.problem.dim), np.asarray(env.best_v, dtype=float)))
         common = self._scored(ehvi)
-        if self.select == "ehvi" and proposals:  # one common criterion, one evaluation per agent
+        if self.select == "ehvi" and shared is not ehvi and proposals:  # one common criterion, one value per agent
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
-            points = np.array(pool)
-            values = common(points)
+            points = np.vstack([p for p, _ in pool])
+            values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # rewards are it
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
             self._pool = self.snapped(points[keep[values[keep] > LOG_FLOOR]])
         return self._ranked(proposals)
+
+    def _over(self, until: float | None) -> bool:
+        """Whether a timed round must stop now: a worker waits for it (``hurry``), or it is past ``until``."""
+        return self.hurried or (until is not None and time.perf_counter() >= until)
 
     def _cheap(self, n: int) -> np.ndarray:
         """``n`` points without training agents: the last round's candidate pool, re-ranked by the log EHVI of a
@@ -323,8 +329,7 @@ class MoboArs(ModelBasedOptimizer):
         """MC log-EI of an augmented Chebyshev scalarization under fresh random simplex weights (ParEGO).
 
         The improvement is over the best scalarized *observation*; only the new points' posterior is sampled, so
-        a call costs the same at 10 and at 150 observations.
-        """
+        a call costs the same at 10 and at 150 observations."""
         weights = sample_simplex(sur.y.shape[-1], dtype=DTYPE).squeeze(0)
         scalarize = get_chebyshev_scalarization(weights=weights, Y=sur.y)
         return qLogExpectedImprovement(
@@ -399,16 +404,15 @@ class MoboArs(ModelBasedOptimizer):
 
 
 def _scored_until(
-    reward: Callable[[np.ndarray], np.ndarray], points: np.ndarray, until: float | None, chunk: int = 64
+    reward: Callable[[np.ndarray], np.ndarray], points: np.ndarray, done: Callable[[], bool] | None, chunk: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``points`` and their rewards; with ``until`` (``perf_counter`` time), only the leading chunks scored by then
-    (one at least) and their rewards."""
-    if until is None:
+    """``points`` and their rewards; with ``done``, only the leading chunks scored until ``done()`` (one at least)."""
+    if done is None:
         return points, reward(points)
     values: list[np.ndarray] = []
     for lo in range(0, len(points), chunk):
         values.append(reward(points[lo : lo + chunk]))
-        if time.perf_counter() >= until:
+        if done():
             break
     scored = np.concatenate(values)
     return points[: len(scored)], scored
