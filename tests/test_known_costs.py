@@ -300,21 +300,27 @@ class _CountingARS(ARS):
         super().train(env, iterations, rng)
 
 
+def _timed_mobo_ars(known: _SlowFirstCoordinate, clock: _Clock, trial_s: float) -> MoboArs:
+    """A ``time_share=1.0`` mobo_ars with 3 agents (2 Pareto-cluster agents, 1 global) of 10 updates each, after
+    its 8-point initial design, every trial of which took ``trial_s`` on ``clock``."""
+    opt = MoboArs(
+        _CountingARS(directions=4, top=2), n_init=8, n_agents=2, iterations=10, horizon=3, known_costs=True,
+        global_agents=1, time_share=1.0,
+    )  # fmt: skip
+    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=0, known=known))
+    for _ in range(8):
+        x = opt.ask(1)
+        clock.t += trial_s
+        opt.tell(x, _zdt1(x), np.ones(1, dtype=bool))
+    return opt
+
+
 @pytest.mark.parametrize("running", [0, 2])
 def test_mobo_ars_round_ends_when_the_next_worker_frees(monkeypatch, running: int) -> None:
     """With trials running, a round trains agents only for time_share x median trial time / trials running."""
     clock = _Clock()
     monkeypatch.setattr(time, "perf_counter", clock)
-    opt = MoboArs(
-        _CountingARS(directions=4, top=2), n_init=8, n_agents=2, iterations=10, horizon=3, known_costs=True,
-        global_agents=1, time_share=1.0,
-    )  # fmt: skip
-    known = _SlowFirstCoordinate(clock)
-    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=0, known=known))
-    for _ in range(8):
-        x = opt.ask(1)
-        clock.t += 3.0  # every trial takes 3 s
-        opt.tell(x, _zdt1(x), np.ones(1, dtype=bool))
+    opt = _timed_mobo_ars(_SlowFirstCoordinate(clock), clock, trial_s=3.0)
     assert opt.trial_duration_s == pytest.approx(3.0)
     opt.set_pending(np.random.default_rng(0).random((running, 3)))
     _CountingARS.updates.clear()
@@ -348,16 +354,8 @@ def test_a_hurried_mobo_ars_round_returns_after_one_agent_update(monkeypatch) ->
     first update; the hurry is over once that ask returns, so the next round trains to its deadline again."""
     clock = _Clock()
     monkeypatch.setattr(time, "perf_counter", clock)
-    opt = MoboArs(
-        _CountingARS(directions=4, top=2), n_init=8, n_agents=2, iterations=10, horizon=3, known_costs=True,
-        global_agents=1, time_share=1.0,
-    )  # fmt: skip
     known = _HurryingFirstCoordinate(clock)
-    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=0, known=known))
-    for _ in range(8):
-        x = opt.ask(1)
-        clock.t += 30.0  # trials of 30 s: a deadline of 10 s
-        opt.tell(x, _zdt1(x), np.ones(1, dtype=bool))
+    opt = _timed_mobo_ars(known, clock, trial_s=30.0)  # with 2 running, a deadline of 10 s
     opt.set_pending(np.random.default_rng(0).random((2, 3)))
     _CountingARS.updates.clear()
     known.hurry = opt.hurry
