@@ -253,7 +253,7 @@ class MoboArs(ModelBasedOptimizer):
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
             points = np.vstack([p for p, _ in pool])
-            values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # rewards are it
+            values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # ehvi: as rewarded
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
             self._pool = self.snapped(points[keep[values[keep] > LOG_FLOOR]])
         return self._ranked(proposals)
