@@ -271,6 +271,22 @@ def test_known_costs_trace_each_template_once_whatever_the_pruning(make_cfg, mon
     assert len(traces) <= 2  # the template's graph (and, uncached, its prune groups)
 
 
+def test_known_costs_leave_the_global_rng_and_the_templates_as_they_were(make_cfg) -> None:
+    """Each restructured copy is built afresh by the model factory: weight initialisation must not move the search's
+    torch RNG (the next trial's seeding and the GP fits draw from it), and no template is ever pruned itself."""
+    known, space = _known(make_cfg())
+    x = np.random.default_rng(5).random((40, space.dim))
+    torch.manual_seed(123)
+    known(x[:1])  # builds the first template
+    templates = [m for m in known._built.values() if isinstance(m, torch.nn.Module)]
+    shapes = [[tuple(p.shape) for p in t.parameters()] for t in templates]
+    state = torch.get_rng_state()
+    known(x[1:])
+    assert torch.equal(torch.get_rng_state(), state)
+    assert len(known._by_shapes) >= 10  # models were restructured and costed
+    assert [[tuple(p.shape) for p in t.parameters()] for t in templates] == shapes
+
+
 class _Clock:
     """A fake ``time.perf_counter``: time passes only when the test (or a reward evaluation) says so."""
 

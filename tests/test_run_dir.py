@@ -50,9 +50,11 @@ def test_a_held_lock_refuses_a_second_search_naming_the_holder(make_cfg, tmp_pat
 @pytest.mark.slow
 def test_two_searches_on_one_run_dir_the_second_exits_2_and_the_first_keeps_every_trial(tmp_path) -> None:
     run_dir = tmp_path / "run"
-    # 20 trials keep the first search busy well past the second's start-up (a few seconds on a quiet machine)
+    # 20 Sobol' trials (about 1 s each) keep the first search busy well past the second's start-up (a few seconds on
+    # a quiet machine); the lock is what is tested, so no surrogate rounds (tens of seconds each) slow it down
     args = [sys.executable, "-m", "core.run", "search.n_trials=20", "search.progress=false", "logger=none",
-            "~search_space.params.epochs", "trainer.max_epochs=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
+            "optimizer=sobol", "~search_space.params.epochs", "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}"]  # fmt: skip
     env = {**os.environ, "WANDB_MODE": "disabled"}
     first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     db = run_dir / "trials.db"
