@@ -50,11 +50,7 @@ def architecture_cost(
     model: nn.Module, compressors: Sequence[Compressor], hw: HardwareTarget, input_shape: tuple[int, ...]
 ) -> Cost:
     """Cost of ``model`` (untrained; modified in place) after every compressor's architectural change."""
-    example = torch.zeros(1, *input_shape)
-    model.eval()
-    for c in compressors:
-        model = c.restructure(model, example)
-    return hw.cost(model, input_shape)
+    return hw.cost(_restructured(model.eval(), compressors, torch.zeros(1, *input_shape)), input_shape)
 
 
 class KnownCosts:
@@ -215,9 +211,8 @@ class KnownCosts:
         gm = traced[0]
         rebound = object.__new__(type(gm))  # not GraphModule.__new__, which makes a class without the compiled code
         rebound.__dict__.update(gm.__dict__)
-        for attr in ("_modules", "_parameters", "_buffers"):
-            rebound.__dict__[attr] = dict(model.__dict__[attr])
-        rebound.train(model.training)
+        for attr in ("_modules", "_parameters", "_buffers", "training"):  # the modules keep their own flags
+            rebound.__dict__[attr] = copy.copy(model.__dict__[attr])
         return rebound
 
 
