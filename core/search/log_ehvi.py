@@ -84,12 +84,16 @@ def log_ehvi(mean: Tensor, std: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
     mu = mean.unsqueeze(-2)  # ... x 1 x m
     sd = std.unsqueeze(-2)
     exact = sd <= math.sqrt(_EXACT_VARIANCE)
-    # exact outcomes: log (min(c, u) - l)^+
-    log_exact = torch.log((torch.minimum(mu, upper) - lower).clamp_min(0.0))
-    # Gaussian outcomes: log s + log(G(zl) - G(zu)), zl = (mu - l)/s >= zu = (mu - u)/s
+    # exact outcomes: log (min(c, u) - l)^+ (every branch torch.where drops is kept finite, so gradients are too)
+    width = torch.minimum(mu, upper) - lower
+    gains = width > 0
+    log_exact = torch.where(gains, torch.log(torch.where(gains, width, torch.ones_like(width))), -math.inf)
+    # Gaussian outcomes: log s + log(G(zl) - G(zu)), zl = (mu - l)/s >= zu = (mu - u)/s; G(-inf) = 0 for u = +inf
     s = torch.where(exact, torch.ones_like(sd), sd)
     log_g_l = log_normal_cdf_integral((mu - lower) / s)
-    log_g_u = log_normal_cdf_integral((mu - upper) / s)
+    bounded = torch.isfinite(upper).expand_as(log_g_l)
+    log_g_u = log_normal_cdf_integral((mu - torch.where(bounded, upper, mu + 1.0)) / s)
+    log_g_u = torch.where(bounded, log_g_u, -math.inf)
     gap = torch.where(torch.isneginf(log_g_u), torch.full_like(log_g_u, -math.inf), log_g_u - log_g_l)
     log_gauss = torch.log(s) + log_g_l + log1mexp(gap.clamp_max(0.0))
     per_cell = torch.where(exact, log_exact, log_gauss).sum(dim=-1)  # ... x c

@@ -49,21 +49,20 @@ from sklearn.cluster import KMeans
 from core.api import (
     DTYPE,
     Agent,
-    KnownObjectives,
     LogExpectedHypervolumeImprovement,
     ModelBasedOptimizer,
     Problem,
     Surrogate,
     ignore_jitter_warnings,
 )
+from plugins.optimizers.acquisition_polish import polished
+from plugins.optimizers.agent_reward import LOG_FLOOR, batched_reward, scored_until
 from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
 FRONTS = ("observed", "posterior")
 CANDIDATES = ("rollout", "visited")
-LOG_FLOOR = -1e3  # acquisition values below (log EHVI < 1e-434: nothing to gain) are clamped here
-INFEASIBLE_REWARD = LOG_FLOOR - 1.0  # below every acquisition value; minus 100 per unit of relative overshoot
 
 
 class MoboArs(ModelBasedOptimizer):
@@ -114,6 +113,9 @@ class MoboArs(ModelBasedOptimizer):
         snap: propose, model and score every point as the point its configuration decodes back to (int and
             categorical coordinates at their cell's centre; ``Problem.snap``): the agents' rewards are then constant
             over a cell, which ARS, needing no gradients, does not mind (:class:`core.api.ModelBasedOptimizer`).
+        polish: L-BFGS-B iterations on the log EHVI from each agent's proposal, where every input is continuous and
+            no cost is known (:mod:`plugins.optimizers.acquisition_polish`); a polished point replaces its start if
+            its log EHVI is higher. ``0``: off.
     """
 
     def __init__(
@@ -140,8 +142,12 @@ class MoboArs(ModelBasedOptimizer):
         prior_quantile: float | None = None,
         init_design: str = "lhs",
         snap: bool = False,
+        polish: int = 0,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
+        if int(polish) < 0:
+            raise ValueError(f"polish must be >= 0, got {polish!r}")
+        self.polish = int(polish)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front = front
@@ -226,7 +232,7 @@ class MoboArs(ModelBasedOptimizer):
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
                 raw = qmc.Sobol(self.problem.dim, seed=int(rng.integers(2**31 - 1))).random(self.raw_samples)
-                raw, values = _scored_until(reward, raw, functools.partial(self._over, own) if timed else None)
+                raw, values = scored_until(reward, raw, functools.partial(self._over, own) if timed else None)
                 start = raw[int(np.argmax(values))]
                 pool.append((raw, values))
             keep = self.pool_size if self.candidates == "visited" else 0
@@ -251,6 +257,10 @@ class MoboArs(ModelBasedOptimizer):
         if self.select == "ehvi" and shared is not ehvi and proposals:  # one common criterion, one value per agent
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
+        if self.polish and self.select == "ehvi" and proposals and self.known is None and self.problem.snap is None:
+            moved = polished(ehvi, np.array([p for _, p in proposals]), self.polish)[0]
+            better = zip(common(moved), moved, proposals, strict=True)
+            proposals = [(float(v), m) if v > old else (old, p) for v, m, (old, p) in better]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
             points = np.vstack([p for p, _ in pool])
             values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # ehvi: as rewarded
@@ -298,8 +308,8 @@ class MoboArs(ModelBasedOptimizer):
 
     def _scored(self, acq: AcquisitionFunction) -> Callable[[np.ndarray], np.ndarray]:
         """``acq`` as this optimizer scores points: at their snapped points, penalized where the board's or the
-        reference's exact costs are exceeded (:func:`_batched`)."""
-        return _batched(acq, self.known, self.problem.ref_point, self.snapped)
+        reference's exact costs are exceeded (:func:`plugins.optimizers.agent_reward.batched_reward`)."""
+        return batched_reward(acq, self.known, self.problem.ref_point, self.snapped)
 
     def _surrogate(self) -> Surrogate:
         """The surrogate every proposal uses: pending points believed, with this optimizer's GP settings."""
@@ -401,50 +411,3 @@ class MoboArs(ModelBasedOptimizer):
         super().load_state_dict(state)
         self._pool = np.asarray(state.get("pool", []), dtype=float).reshape(-1, self.problem.dim)
         self._fallback = int(state.get("fallback", 0))
-
-
-def _scored_until(
-    reward: Callable[[np.ndarray], np.ndarray], points: np.ndarray, done: Callable[[], bool] | None, chunk: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    """``points`` and their rewards; with ``done``, only the leading chunks scored until ``done()`` (one at least)."""
-    if done is None:
-        return points, reward(points)
-    values: list[np.ndarray] = []
-    for lo in range(0, len(points), chunk):
-        values.append(reward(points[lo : lo + chunk]))
-        if done():
-            break
-    scored = np.concatenate(values)
-    return points[: len(scored)], scored
-
-
-def _batched(
-    acq: AcquisitionFunction,
-    known: KnownObjectives | None = None,
-    ref_point: tuple[float, ...] = (),
-    snap: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Evaluate a q=1 acquisition function on ``n x d`` points (at ``snap(points)`` where given); values are clamped
-    to ``[LOG_FLOOR, 1e3]``.
-
-    With known costs, points that cannot fit the board or whose exact costs lie beyond the reference point get
-    :data:`INFEASIBLE_REWARD` minus 100 per unit of relative overshoot (the larger of the two), so an agent that
-    starts outside the region that can gain anything is still led back into it.
-    """
-
-    def reward(points: np.ndarray) -> np.ndarray:
-        with torch.no_grad(), warnings.catch_warnings():
-            ignore_jitter_warnings()
-            at = points if snap is None else snap(points)
-            values = acq(torch.as_tensor(at, dtype=DTYPE).unsqueeze(1)).numpy()
-        values = np.clip(np.nan_to_num(values, nan=LOG_FLOOR, neginf=LOG_FLOOR, posinf=1e3), LOG_FLOOR, 1e3)
-        if known is not None:
-            over = known.excess(points)
-            if ref_point:
-                ref = np.asarray(ref_point, dtype=float)[list(known.columns)]
-                over = np.maximum(over, (known(points) / ref - 1.0).max(axis=1, initial=0.0))
-            # capped: an architecture that cannot be built is infinitely over, and ARS needs finite rewards
-            values = np.where(over > 0, INFEASIBLE_REWARD - 100.0 * np.minimum(over, 1e3), values)
-        return values
-
-    return reward
