@@ -125,6 +125,30 @@ def test_visited_candidates_propose_at_least_as_well_as_the_rollout() -> None:
         MoboArs(ARS(), candidates="all")
 
 
+def test_polish_raises_the_log_ehvi_of_the_proposal_only_where_every_input_is_continuous() -> None:
+    """polish: L-BFGS-B from the agents' proposals never ends below them by the common log EHVI, is deterministic,
+    and leaves a problem with int or categorical coordinates (``Problem.snap``) exactly as it was."""
+
+    def proposal(polish: int, snap=None) -> tuple[np.ndarray, float]:
+        problem = Problem(dim=3, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=5, snap=snap)
+        kw: dict = dict(n_init=6, n_agents=2, iterations=2, horizon=3, reward="ehvi", select="ehvi")
+        opt = MoboArs(ARS(directions=4, top=2), polish=polish, **kw)
+        opt.setup(problem)
+        x = opt.ask(6)
+        opt.tell(x, _branin_currin(x[:, :2]), np.ones(6, dtype=bool))
+        acq = opt._ehvi(opt.surrogate())
+        point = opt.ask(1)
+        return point, float(acq(torch.as_tensor(point, dtype=torch.double).unsqueeze(1))[0])
+
+    (plain_x, plain_v), (x, v), (again, _) = proposal(0), proposal(10), proposal(10)
+    assert v >= plain_v - 1e-9 and not np.array_equal(x, plain_x)
+    np.testing.assert_array_equal(x, again)
+    cells = lambda p: np.round(p * 4 - 0.5) / 4 + 0.125  # noqa: E731 - four cells per coordinate
+    np.testing.assert_array_equal(proposal(0, cells)[0], proposal(10, cells)[0])
+    with pytest.raises(ValueError, match="polish must be >= 0"):
+        MoboArs(ARS(), polish=-1)
+
+
 def test_mobo_ars_rejects_bad_settings() -> None:
     with pytest.raises(TypeError, match="Agent"):
         MoboArs(agent="ars")  # type: ignore[arg-type]

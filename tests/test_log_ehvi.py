@@ -112,3 +112,29 @@ def test_acquisition_on_a_gp_plus_exact_costs_model() -> None:
     torch.testing.assert_close(bold(cand), log_ehvi(post.mean.squeeze(-2), std, acq.lower, acq.upper))
     with pytest.raises(ValueError, match="std_scale"):
         LogExpectedHypervolumeImprovement(model, ref, front, std_scale=0.0)
+
+
+@pytest.mark.parametrize(("seed", "m", "exact"), [(0, 2, ()), (1, 3, ()), (2, 4, ()), (3, 4, (1, 2, 3))])
+def test_gradients_are_finite_and_match_finite_differences(seed: int, m: int, exact: tuple[int, ...]) -> None:
+    """Every cell whose upper bound is infinite, and every exact outcome, still gives finite gradients (a gradient
+    polish of the agents' proposals needs them): autograd against central differences."""
+    g = torch.Generator().manual_seed(seed)
+    lower, upper = cell_bounds(torch.rand(7, m, generator=g, dtype=D), torch.zeros(m, dtype=D))
+    assert torch.isinf(upper).any()
+    mean = (0.2 + 0.8 * torch.rand(5, m, generator=g, dtype=D)).requires_grad_()
+    std = torch.rand(5, m, generator=g, dtype=D) * 0.3 + 0.02
+    std[:, list(exact)] = 0.0
+    std.requires_grad_()
+    values = log_ehvi(mean, std, lower, upper)
+    assert torch.isfinite(values).all()
+    grad_mean, grad_std = torch.autograd.grad(values.sum(), (mean, std))
+    assert torch.isfinite(grad_mean).all() and torch.isfinite(grad_std).all()
+    # central differences: in the means, and (the exact outcomes kept exact) in the Gaussian outcomes' stds
+    fixed = std.detach()
+    assert torch.autograd.gradcheck(
+        lambda mu: log_ehvi(mu, fixed, lower, upper), (mean.detach().clone().requires_grad_(),)
+    )
+    if not exact:
+        assert torch.autograd.gradcheck(
+            lambda s: log_ehvi(mean.detach(), s, lower, upper), (fixed.clone().requires_grad_(),)
+        )

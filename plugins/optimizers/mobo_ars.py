@@ -115,7 +115,7 @@ class MoboArs(ModelBasedOptimizer):
             over a cell, which ARS, needing no gradients, does not mind (:class:`core.api.ModelBasedOptimizer`).
         polish: L-BFGS-B iterations on the log EHVI from each agent's proposal, where every input is continuous and
             no cost is known (:mod:`plugins.optimizers.acquisition_polish`); a polished point replaces its start if
-            its log EHVI is higher. ``0``: off.
+            its log EHVI is higher (with ``select=ehvi``). ``0``: off.
     """
 
     def __init__(
