@@ -102,12 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         for task in args.tasks:
             for name, path in checkouts.items():
                 runs[name][task].append(_run(path, task, args.points))
-    from benchmarks.machine import machine_info
+    from benchmarks.machine import git, machine_info
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     data: dict[str, Any] = {
         "machine": machine_info(),
-        "commit": commit.stdout.strip(),
+        "commit": git("rev-parse", "--short", "HEAD"),
         "baseline": str(args.baseline) if args.baseline else None,
         "points": args.points,
         "runs": runs,

@@ -83,6 +83,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import git
 from core.search.timeline import worker_utilisation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -451,13 +452,6 @@ def ray_available() -> str | None:
     return None
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
 def write_report(result: dict[str, Any], out: Path) -> str:
     """Write ``out``'s ``.md`` from ``result``; returns the markdown."""
     text = markdown(result)
@@ -501,8 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "benchmark": "scaling",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "command": command.strip(),
         "run_command": "python -m core.run "
         + " ".join(

@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import git
 from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,9 +186,6 @@ def measure(repeats: int, roots: dict[str, Path]) -> dict[str, dict[str, Any]]:
 
 
 def git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
     return {"commit": git("rev-parse", "HEAD"), "dirty_files": git("status", "--porcelain").splitlines()}
 
 

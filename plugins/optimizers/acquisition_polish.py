@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.generation.gen import gen_candidates_scipy
 
 from core.api import DTYPE, ignore_jitter_warnings
@@ -29,6 +30,7 @@ def polished(acq: AcquisitionFunction, points: np.ndarray, steps: int) -> tuple[
     with warnings.catch_warnings():
         ignore_jitter_warnings()
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy's line search on a flat log EHVI
+        warnings.simplefilter("ignore", OptimizationWarning)  # a line search that ends early keeps its best point
         try:
             found, values = gen_candidates_scipy(start, acq, 0.0, 1.0, options={"maxiter": int(steps)})
         except (RuntimeError, ValueError):  # a non-finite gradient (e.g. zero variance): keep the starts

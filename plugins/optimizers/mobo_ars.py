@@ -12,7 +12,8 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
    point: ``ehvi`` = the closed-form log expected hypervolume improvement (:mod:`core.search.log_ehvi`; the default),
    ``ei`` = MC log expected improvement (qLogEI) of an augmented Chebyshev scalarization under the agent's own
    random simplex weights, over the best scalarized observation (ParEGO; the paper), or ``nehvi`` = qLogNEHVI;
-4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory, and
+4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory (on
+   all-continuous problems without known costs, polished by a few L-BFGS-B steps on the log EHVI: ``polish``), and
    the best ``q`` distinct proposals across the ensemble are evaluated next, ranked by one common criterion
    (``select=ehvi``: the log EHVI of every proposal) or by each agent's own reward (``select=reward``, the
    paper: with ``ei`` those values come from different random scalarizations and do not compare).
