@@ -16,6 +16,7 @@ from omegaconf import DictConfig, open_dict
 
 from core.errors import TinymooError
 from core.plugins import register_search_path_plugin
+from core.search.config_values import check_values
 from core.search.multirun import failed_jobs, record_failed_job
 from core.search.overrides import check_overrides
 
@@ -26,12 +27,13 @@ register_search_path_plugin()
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run one search in Hydra's output directory; returns its final hypervolume (for sweepers)."""
-    from core.search.loop import Search
-
     hc = HydraConfig.get()
     for note in pin_overridden_params(cfg, list(hc.overrides.task)):
         print(f"tinymoo: {note}", file=sys.stderr)
     try:
+        check_values(cfg)  # a bad number is refused before torch and the plugins load (seconds)
+        from core.search.loop import Search
+
         outcome = Search(cfg, hc.runtime.output_dir).run()
     except TinymooError as exc:
         if hc.verbose:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +101,21 @@ def test_bad_input_gives_one_paragraph(tmp_path, args, fragments) -> None:
     assert len(message) == 1, err
     for fragment in fragments:
         assert fragment in message[0]
+
+
+@pytest.mark.parametrize("arg", ["search.n_trials=0", "optim.lr=fast", "trainer.limit_train_batches=0"])
+def test_a_bad_number_is_refused_before_torch_loads(tmp_path, arg) -> None:
+    """The plain numbers are checked before torch, Lightning and BoTorch are imported: about a second, not ten."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['core.run', {arg!r}, 'hydra.run.dir={tmp_path / 'run'}']\n"
+        "try:\n    runpy.run_module('core.run', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, [m for m in ('torch', 'pytorch_lightning', 'botorch') if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr
+    assert f"Config key '{arg.split('=')[0]}'" in proc.stderr
 
 
 @pytest.mark.parametrize(

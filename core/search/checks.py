@@ -1,7 +1,7 @@
 """The checks a search makes before its first trial, so bad input is one paragraph, not a failed trial each.
 
-Typed config keys (:func:`config_int`, :func:`config_number`), the trainer settings every trial reads, the
-reference point, and a dry run of the data, the model and the board's cost model.
+The trainer settings every trial reads (its plain numbers: :mod:`core.search.config_values`), the reference point,
+and a dry run of the data, the model and the board's cost model.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from core.errors import ConfigError, DatasetError, TinymooError
 from core.interfaces import DatasetPlugin, HardwareTarget, ModelFactory
@@ -21,30 +21,10 @@ from core.search.space import SearchSpace
 from core.trial.training import TRIAL_TRAINER_ARGS, Alarm, alarm
 
 
-def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
-    """The integer at dotted ``key``, or a :class:`ConfigError` naming the key (``2.5`` and ``abc`` are refused)."""
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = False, optional: bool = False) -> float:
-    """The number at dotted ``key`` (``>= minimum``, or ``> minimum`` with ``above``; None allowed if ``optional``)."""
-    value = OmegaConf.select(cfg, key)
-    if value is None and optional:
-        return float("nan")
-    ok = not isinstance(value, bool) and isinstance(value, int | float) and np.isfinite(value)
-    if not ok or (value <= minimum if above else value < minimum):
-        kind = f"a number {'>' if above else '>='} {minimum:g}" + (" or null" if optional else "")
-        raise ConfigError(key, f"must be {kind}, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
 def check_trainer(cfg: DictConfig) -> None:
-    """The training settings every trial reads (``trainer``, ``optim``, ``data``), checked once before the first
-    trial. ``trainer`` goes to ``pytorch_lightning.Trainer`` as it is, so each of its keys must be an argument of
-    it that a trial does not set itself."""
+    """The keys of ``trainer``, checked once before the first trial: it goes to ``pytorch_lightning.Trainer`` as it
+    is, so each must be an argument of it that a trial does not set itself (the numbers every trial reads are
+    :func:`core.search.config_values.check_values`'s)."""
     accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in cfg.trainer:
         if key in TRIAL_TRAINER_ARGS:
@@ -61,22 +41,6 @@ def check_trainer(cfg: DictConfig) -> None:
                 "rate and weight decay are optim.lr and optim.weight_decay, the batch size is data.batch_size)",
                 hint=f"Did you mean trainer.{near[0]}?" if near else None,
             )
-    config_int(cfg, "trainer.max_epochs", 1)
-    config_int(cfg, "data.batch_size", 1)
-    if OmegaConf.select(cfg, "trainer.check_val_every_n_epoch") is not None:
-        config_int(cfg, "trainer.check_val_every_n_epoch", 1)
-    config_number(cfg, "optim.lr", 0.0, above=True)
-    config_number(cfg, "optim.weight_decay", 0.0)
-    config_number(cfg, "trainer.gradient_clip_val", 0.0, optional=True)
-    limit = OmegaConf.select(cfg, "trainer.limit_train_batches")
-    if limit is not None and not (
-        (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1)
-        or (isinstance(limit, float) and 0.0 < limit <= 1.0)
-    ):
-        raise ConfigError(
-            "trainer.limit_train_batches",
-            f"must be a fraction in (0, 1], a whole number of batches >= 1, or null, got {limit!r}",
-        )
 
 
 def reference_point(cfg: DictConfig, hw: HardwareTarget, objectives: tuple[str, ...]) -> dict[str, float]:

@@ -26,7 +26,8 @@ from core.interfaces.trial import TrialResult, TrialSpec, TrialStatus
 from core.plugins import instantiate
 from core.report import front_hypervolume, write_outputs
 from core.report.progress import SearchProgress
-from core.search.checks import check_data, check_model_runs, check_trainer, config_int, reference_point
+from core.search.checks import check_data, check_model_runs, check_trainer, reference_point
+from core.search.config_values import check_values
 from core.search.lookahead import Lookahead, Proposal
 from core.search.pareto import normalize, validate_objectives
 from core.search.run_dir import RunLock, check_for_new, check_for_resume, storage_error
@@ -70,12 +71,9 @@ class Search:
         self.run_dir = Path(run_dir)
         self.evaluate = evaluate
         self.show_progress = bool(cfg.search.progress) if show_progress is None else show_progress
-        self.n_trials = config_int(cfg, "search.n_trials", 1)
-        config_int(cfg, "seed", 0)
-        config_int(cfg, "search.max_attempts", 1)
+        check_values(cfg)
+        self.n_trials = int(cfg.search.n_trials)
         check_trainer(cfg)
-        if cfg.search.get("batch_size") is not None:
-            config_int(cfg, "search.batch_size", 1)
         self.objectives = validate_objectives(cfg.search.objectives)
         self.space = SearchSpace.from_config(cfg.search_space.get("params"), cfg)
         self.hw: HardwareTarget = instantiate(cfg.hw, "hw")
