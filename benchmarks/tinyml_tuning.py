@@ -48,6 +48,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "prior_q25": ("++optimizer.prior_quantile=0.25",),
     "costed_design": ("++optimizer.init_design=costed",),
     "snap": ("++optimizer.snap=true",),
+    "cost_trend": ("++optimizer.cost_trend=true",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

@@ -243,6 +243,31 @@ def test_prior_quantile_fixes_the_error_gps_prior_mean_at_the_worst_observation(
         MoboArs(ARS(), prior_quantile=1.5)
 
 
+def test_cost_trend_extrapolates_the_error_along_the_exact_costs() -> None:
+    """cost_trend: the error GP's prior mean is linear in the exact log costs. Observed only among large models
+    (high cost, low error), it expects the tiniest model to be worse than any trial, where a constant prior mean
+    expects the average; with the kernel on the knobs alone, the costs shape the mean only. A mobo_ars with it
+    proposes in bounds, deterministically, and refuses a fixed prior quantile next to it."""
+    from core.search.surrogate import fit_gp
+
+    g = torch.Generator().manual_seed(2)
+    x = 0.6 + 0.4 * torch.rand(12, 2, generator=g, dtype=torch.double)  # knob, log cost (last input) both high
+    y = -(1.0 - 0.8 * x[:, 1:]) + 0.01 * torch.randn(12, 1, generator=g, dtype=torch.double)  # maximized -error
+    tiny = torch.tensor([[0.8, 0.0]], dtype=torch.double)
+    constant = fit_gp(x, y).models[0].posterior(tiny).mean.item()
+    trend_gp = fit_gp(x, y, trend=1, kernel_inputs=1).models[0]
+    trended = trend_gp.posterior(tiny).mean.item()
+    assert trended < y.min().item() - 0.1 < constant  # worse than every trial; the constant mean is not
+    assert trended == pytest.approx(-1.0, abs=0.1)  # the line through the trials, at cost 0
+    assert trend_gp.covar_module.active_dims.tolist() == [0]
+    a, b = _told_mobo_ars(), _told_mobo_ars()
+    a.cost_trend = b.cost_trend = True
+    xa, xb = a.ask(1), b.ask(1)
+    assert np.array_equal(xa, xb) and ((xa >= 0) & (xa <= 1)).all()
+    with pytest.raises(ValueError, match="cost_trend and prior_quantile"):
+        MoboArs(ARS(), cost_trend=True, prior_quantile=0.0)
+
+
 @pytest.mark.parametrize("experiment", ["quickstart", "quickstart_timeseries"])
 def test_known_costs_equal_costing_a_freshly_built_and_restructured_model(make_cfg, experiment) -> None:
     """The cached fast path (reused template graphs, factories called directly) costs what the plain path does."""

@@ -15,6 +15,7 @@ only and adds the exact function as a BoTorch ``GenericDeterministicModel`` in a
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -208,7 +209,11 @@ class ModelBasedOptimizer(Optimizer):
         return self.problem.known if self.uses_known else None
 
     def surrogate(
-        self, cost_inputs: bool = False, believe_pending: bool = False, prior_quantile: float | None = None
+        self,
+        cost_inputs: bool = False,
+        believe_pending: bool = False,
+        prior_quantile: float | None = None,
+        cost_trend: bool = False,
     ) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).
 
@@ -218,7 +223,9 @@ class ModelBasedOptimizer(Optimizer):
         log costs as extra inputs (:class:`CostInputs`). ``believe_pending`` conditions the GPs on the pending points
         (:attr:`pending`) at their posterior mean (kriging believer): their posterior variance there collapses, so
         an acquisition no longer sees anything to gain where a running trial already looks. ``prior_quantile``:
-        the GPs' prior mean is fixed at that quantile of their observations (see :func:`fit_gp`).
+        the GPs' prior mean is fixed at that quantile of their observations (see :func:`fit_gp`). ``cost_trend``
+        (with known costs only): their prior mean is linear in the exact log costs (learned), and only the
+        kernel sees the costs too if ``cost_inputs`` is set.
         """
         x, y = self.training_data()
         m = y.shape[-1]
@@ -235,8 +242,11 @@ class ModelBasedOptimizer(Optimizer):
         rows = torch.as_tensor(np.flatnonzero(~skipped))
         exact = -torch.as_tensor(known(self._x), dtype=DTYPE)
         # ask() proposes only after 2 fully measured observations, so the GPs always have data
-        transform = self._cost_inputs() if cost_inputs else None
-        models: list[Model] = [fit_gp(x[rows], y[rows][:, ucols], transform, prior_quantile)] if ucols else []
+        transform = self._cost_inputs() if cost_inputs or cost_trend else None
+        trend = len(kcols) if cost_trend else 0
+        kernel = None if cost_inputs or not cost_trend else self.problem.dim
+        fit = functools.partial(fit_gp, input_transform=transform, prior_quantile=prior_quantile, trend=trend)
+        models: list[Model] = [fit(x[rows], y[rows][:, ucols], kernel_inputs=kernel)] if ucols else []
         if believe_pending and models:
             models[0] = self._believed(cast(ModelListGP, models[0]))
         models.append(GenericDeterministicModel(known_function(known, self.problem.dim), num_outputs=len(kcols)))

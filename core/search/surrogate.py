@@ -3,7 +3,7 @@
 :func:`fit_gp` fits one GP per objective; :class:`Surrogate` is a fitted model of every objective. With known
 costs (``Problem.known``: flash, SRAM, MACs, latency) those are not modelled: :func:`known_function` wraps the exact
 function for a BoTorch ``GenericDeterministicModel``, and :class:`CostInputs` can give the GPs the exact log costs
-as extra inputs.
+as extra inputs, to their kernel or to a prior mean linear in them (``fit_gp(trend=...)``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.base import MCSampler
 from botorch.sampling.index_sampler import IndexSampler
 from botorch.sampling.list_sampler import ListSampler
+from gpytorch.means import LinearMean, Mean
 from gpytorch.mlls import SumMarginalLogLikelihood
 from gpytorch.utils.warnings import NumericalWarning
 
@@ -43,6 +45,8 @@ def fit_gp(
     y: torch.Tensor,
     input_transform: InputTransform | None = None,
     prior_quantile: float | None = None,
+    trend: int = 0,
+    kernel_inputs: int | None = None,
 ) -> ModelListGP:
     """One ``SingleTaskGP`` per objective (standardized outcomes) in a ``ModelListGP``, fit by max. likelihood.
 
@@ -55,11 +59,29 @@ def fit_gp(
             the GP then predicts a pessimistic value instead of the average, so an acquisition does not expect
             unexplored corners of the space (e.g. the tiniest models, whose exact costs are the lowest) to be as
             good as the average trial.
+        trend: the prior mean is linear (learned) in the last ``trend`` inputs the GP sees (after
+            ``input_transform``: with :class:`CostInputs`, the exact log costs), instead of a constant: far from
+            every observation the GP follows the trend, e.g. smaller models, higher error.
+        kernel_inputs: the kernel sees only the first ``kernel_inputs`` inputs (``None``: all of them), so that the
+            trend's inputs can shape the mean alone.
     """
-    models = [
-        SingleTaskGP(x, y[:, i : i + 1], outcome_transform=Standardize(m=1), input_transform=input_transform)
-        for i in range(y.shape[-1])
-    ]
+    if trend and prior_quantile is not None:
+        raise ValueError("a GP has either a trend or a prior mean fixed at a quantile, not both")
+
+    def gp(i: int) -> SingleTaskGP:
+        mean = _TrendMean(trend) if trend else None
+        k = kernel_inputs
+        covar = None if k is None else get_covar_module_with_dim_scaled_prior(k, active_dims=list(range(k)))
+        return SingleTaskGP(
+            x,
+            y[:, i : i + 1],
+            outcome_transform=Standardize(m=1),
+            input_transform=input_transform,
+            mean_module=mean,
+            covar_module=covar,
+        )
+
+    models = [gp(i) for i in range(y.shape[-1])]
     if prior_quantile is not None:
         for gp in models:
             level = torch.quantile(gp.train_targets, float(prior_quantile))
@@ -73,6 +95,18 @@ def fit_gp(
         warnings.filterwarnings("ignore", category=OptimizationWarning)
         fit_gpytorch_mll(mll)
     return model
+
+
+class _TrendMean(Mean):
+    """A prior mean linear in the last ``inputs`` inputs (with a bias)."""
+
+    def __init__(self, inputs: int) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.linear = LinearMean(inputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x[..., -self.inputs :])
 
 
 class CostInputs(InputTransform):

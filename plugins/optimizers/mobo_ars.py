@@ -97,6 +97,8 @@ class MoboArs(ModelBasedOptimizer):
         pool_size: candidates kept from each round for those cheap asks.
         cost_inputs: with known costs, the error GP also sees the exact log costs of each point as inputs
             (:class:`core.search.surrogate.CostInputs`).
+        cost_trend: with known costs, the error GP's prior mean is linear in the exact log costs (learned) instead
+            of a constant, so far from the trials it expects what the trials' trend says (smaller, worse).
         front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
             a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those).
@@ -144,6 +146,7 @@ class MoboArs(ModelBasedOptimizer):
         init_design: str = "lhs",
         snap: bool = False,
         polish: int = 0,
+        cost_trend: bool = False,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
         if int(polish) < 0:
@@ -183,7 +186,9 @@ class MoboArs(ModelBasedOptimizer):
         if global_agents < 0 or raw_samples < 1:
             raise ValueError("global_agents must be >= 0 and raw_samples >= 1")
         self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
-        self.cost_inputs = bool(cost_inputs)
+        self.cost_inputs, self.cost_trend = bool(cost_inputs), bool(cost_trend)
+        if self.cost_trend and self.prior_quantile is not None:
+            raise ValueError("cost_trend and prior_quantile both set the error GP's prior mean: choose one")
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
@@ -314,7 +319,7 @@ class MoboArs(ModelBasedOptimizer):
 
     def _surrogate(self) -> Surrogate:
         """The surrogate every proposal uses: pending points believed, with this optimizer's GP settings."""
-        return self.surrogate(self.cost_inputs, believe_pending=True, prior_quantile=self.prior_quantile)
+        return self.surrogate(self.cost_inputs, True, self.prior_quantile, self.cost_trend)
 
     def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
         """Whether ``point`` differs from every observed, pending and already chosen point."""
