@@ -4,13 +4,15 @@ The optimizer is told ``n`` evaluations (a Latin-hypercube design over the probl
 space-filling sample, not of an optimized run) and ``ask(1)`` is timed ``repeats`` times, in one process with one
 torch thread (the setting of one run of ``benchmarks.optimizers``, which runs two such processes on 2 cores).
 
-Usage: ``python -m benchmarks.proposal_time [--methods ...] [--sizes 60 150]``; writes
-``benchmarks/results/proposal_time.json`` and prints a markdown table.
+Usage: ``python -m benchmarks.proposal_time [--methods ...] [--sizes 60 150] [--fresh]``; writes
+``benchmarks/results/proposal_time.json`` and prints a markdown table. The rows measured now replace the stored
+ones of the same method, problem and n; the others stay (each row names its commit and date), unless ``--fresh``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
 import time
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import git, machine_info
 from benchmarks.optimizers import expensive_evaluations, method_config
 from benchmarks.problems import PROBLEMS, SyntheticProblem
 from core.interfaces.optimizer import Problem
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--problems", nargs="+", default=list(PROBLEMS))
     p.add_argument("--sizes", nargs="+", type=int, default=[60, 150])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--fresh", action="store_true", help="drop the stored rows of methods and problems not measured")
     args = p.parse_args(argv)
+    stamp = {"commit": git("rev-parse", "--short", "HEAD"), "date": datetime.date.today().isoformat()}
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
@@ -63,9 +67,14 @@ def main(argv: list[str] | None = None) -> None:
         for problem in args.problems:
             for n in args.sizes:
                 times = time_asks(method, problem, n, args.repeats)
-                rows.append({"method": method, "problem": problem, "n": n, "ask_s": [round(t, 3) for t in times]})
+                asks = [round(t, 3) for t in times]
+                rows.append({"method": method, "problem": problem, "n": n, "ask_s": asks, **stamp})
                 print(f"{method} {problem} n={n}: median {statistics.median(times):.2f} s", flush=True)
-    OUT.write_text(json.dumps({"benchmark": "proposal_time", "machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    measured = {(r["method"], r["problem"], r["n"]) for r in rows}
+    old = [] if args.fresh or not OUT.exists() else json.loads(OUT.read_text()).get("rows", [])
+    kept = [r for r in old if (r["method"], r["problem"], r["n"]) not in measured]
+    document = {"benchmark": "proposal_time", "machine": machine_info(), "rows": kept + rows}
+    OUT.write_text(json.dumps(document, indent=2) + "\n")
     print("| method | " + " | ".join(f"{pr} n={n}" for pr in args.problems for n in args.sizes) + " |")
     print("|---|" + "---:|" * (len(args.problems) * len(args.sizes)))
     for method in args.methods:
