@@ -15,7 +15,6 @@ only and adds the exact function as a BoTorch ``GenericDeterministicModel`` in a
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
@@ -245,8 +244,9 @@ class ModelBasedOptimizer(Optimizer):
         transform = self._cost_inputs() if cost_inputs or cost_trend else None
         trend = len(kcols) if cost_trend else 0
         kernel = None if cost_inputs or not cost_trend else self.problem.dim
-        fit = functools.partial(fit_gp, input_transform=transform, prior_quantile=prior_quantile, trend=trend)
-        models: list[Model] = [fit(x[rows], y[rows][:, ucols], kernel_inputs=kernel)] if ucols else []
+        models: list[Model] = (
+            [fit_gp(x[rows], y[rows][:, ucols], transform, prior_quantile, trend, kernel)] if ucols else []
+        )
         if believe_pending and models:
             models[0] = self._believed(cast(ModelListGP, models[0]))
         models.append(GenericDeterministicModel(known_function(known, self.problem.dim), num_outputs=len(kcols)))

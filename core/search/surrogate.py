@@ -68,20 +68,18 @@ def fit_gp(
     if trend and prior_quantile is not None:
         raise ValueError("a GP has either a trend or a prior mean fixed at a quantile, not both")
 
-    def gp(i: int) -> SingleTaskGP:
-        mean = _TrendMean(trend) if trend else None
+    def single(i: int) -> SingleTaskGP:  # each GP gets its own mean and kernel modules
         k = kernel_inputs
-        covar = None if k is None else get_covar_module_with_dim_scaled_prior(k, active_dims=list(range(k)))
         return SingleTaskGP(
             x,
             y[:, i : i + 1],
             outcome_transform=Standardize(m=1),
             input_transform=input_transform,
-            mean_module=mean,
-            covar_module=covar,
+            mean_module=_TrendMean(trend) if trend else None,
+            covar_module=None if k is None else get_covar_module_with_dim_scaled_prior(k, active_dims=list(range(k))),
         )
 
-    models = [gp(i) for i in range(y.shape[-1])]
+    models = [single(i) for i in range(y.shape[-1])]
     if prior_quantile is not None:
         for gp in models:
             level = torch.quantile(gp.train_targets, float(prior_quantile))

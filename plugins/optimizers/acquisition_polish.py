@@ -22,19 +22,16 @@ from botorch.generation.gen import gen_candidates_scipy
 from core.api import DTYPE, ignore_jitter_warnings
 
 
-def polished(acq: AcquisitionFunction, points: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """``points`` (``n x d`` in the unit cube) after at most ``steps`` L-BFGS-B iterations on ``acq`` (q=1),
-    each within ``[0, 1]^d``, and their acquisition values; a point whose run fails or ends worse stays as it was
-    (its value is then ``-inf``, so it never displaces its start)."""
+def polished(acq: AcquisitionFunction, points: np.ndarray, steps: int) -> np.ndarray:
+    """``points`` (``n x d`` in the unit cube) after at most ``steps`` L-BFGS-B iterations on ``acq`` (q=1), each
+    within ``[0, 1]^d``; the starts themselves if the run fails. The caller compares each with its start."""
     start = torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)
     with warnings.catch_warnings():
         ignore_jitter_warnings()
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy's line search on a flat log EHVI
         warnings.simplefilter("ignore", OptimizationWarning)  # a line search that ends early keeps its best point
         try:
-            found, values = gen_candidates_scipy(start, acq, 0.0, 1.0, options={"maxiter": int(steps)})
+            found, _ = gen_candidates_scipy(start, acq, 0.0, 1.0, options={"maxiter": int(steps)})
         except (RuntimeError, ValueError):  # a non-finite gradient (e.g. zero variance): keep the starts
-            return points, np.full(len(points), -np.inf)
-    out = found.detach().squeeze(1).clamp(0.0, 1.0).numpy()
-    vals = np.nan_to_num(values.detach().reshape(-1).numpy(), nan=-np.inf)
-    return out, vals
+            return points
+    return found.detach().squeeze(1).clamp(0.0, 1.0).numpy()

@@ -264,7 +264,7 @@ class MoboArs(ModelBasedOptimizer):
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
         if self.polish and self.select == "ehvi" and proposals and self.known is None and self.problem.snap is None:
-            moved = polished(ehvi, np.array([p for _, p in proposals]), self.polish)[0]
+            moved = polished(ehvi, np.array([p for _, p in proposals]), self.polish)
             better = zip(common(moved), moved, proposals, strict=True)
             proposals = [(float(v), m) if v > old else (old, p) for v, m, (old, p) in better]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
