@@ -12,6 +12,7 @@ from botorch.test_functions.multi_objective import BraninCurrin
 from core.interfaces.agent import Environment
 from core.interfaces.optimizer import Problem
 from plugins.agents.ars import ARS
+from plugins.optimizers.acquisition_polish import polished
 from plugins.optimizers.mobo_ars import MoboArs
 from plugins.optimizers.surrogate_walk import SurrogateWalk
 
@@ -145,8 +146,35 @@ def test_polish_raises_the_log_ehvi_of_the_proposal_only_where_every_input_is_co
     np.testing.assert_array_equal(x, again)
     cells = lambda p: np.round(p * 4 - 0.5) / 4 + 0.125  # noqa: E731 - four cells per coordinate
     np.testing.assert_array_equal(proposal(0, cells)[0], proposal(10, cells)[0])
-    with pytest.raises(ValueError, match="polish must be >= 0"):
+    with pytest.raises(ValueError, match="polish and polish_starts must be >= 0"):
         MoboArs(ARS(), polish=-1)
+
+
+def test_polish_starts_add_the_best_raw_points_and_the_proposal_beats_them(monkeypatch) -> None:
+    """polish_starts: the best raw Sobol' points of the global agent join the agents' proposals as polish starts
+    (the multi-start of ``optimize_acqf``), so the proposal's log EHVI is at least each of theirs."""
+    from plugins.optimizers import mobo_ars
+
+    starts: list[np.ndarray] = []
+
+    def recorded(acq, points, steps):
+        starts.append(points.copy())
+        return polished(acq, points, steps)
+
+    monkeypatch.setattr(mobo_ars, "polished", recorded)
+    problem = Problem(dim=3, objective_names=("a", "b"), ref_point=(1.0, 1.0), seed=5)
+    kw: dict = dict(n_init=6, n_agents=2, iterations=2, horizon=3, reward="ehvi", select="ehvi", polish=10)
+    opt = MoboArs(ARS(directions=4, top=2), global_agents=1, raw_samples=64, polish_starts=3, **kw)
+    opt.setup(problem)
+    x = opt.ask(6)
+    opt.tell(x, _branin_currin(x[:, :2]), np.ones(6, dtype=bool))
+    acq = opt._ehvi(opt.surrogate())
+    value = lambda p: acq(torch.as_tensor(p, dtype=torch.double).reshape(-1, 1, 3)).detach().numpy()  # noqa: E731
+    point = opt.ask(1)
+    assert len(starts) == 1 and len(starts[0]) == 2 + 1 + 3  # two cluster agents, one global, three raw points
+    assert value(point)[0] >= value(starts[0][3:]).max() - 1e-9
+    with pytest.raises(ValueError, match="polish and polish_starts must be >= 0"):
+        MoboArs(ARS(), polish_starts=-1)
 
 
 def test_mobo_ars_rejects_bad_settings() -> None:

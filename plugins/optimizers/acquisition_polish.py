@@ -16,20 +16,18 @@ import warnings
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.exceptions.warnings import OptimizationWarning
 from botorch.generation.gen import gen_candidates_scipy
 
-from core.api import DTYPE, ignore_jitter_warnings
+from core.api import DTYPE
 
 
 def polished(acq: AcquisitionFunction, points: np.ndarray, steps: int) -> np.ndarray:
     """``points`` (``n x d`` in the unit cube) after at most ``steps`` L-BFGS-B iterations on ``acq`` (q=1), each
     within ``[0, 1]^d``; the starts themselves if the run fails. The caller compares each with its start."""
     start = torch.as_tensor(points, dtype=DTYPE).unsqueeze(1)
-    with warnings.catch_warnings():
-        ignore_jitter_warnings()
-        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's line search on a flat log EHVI
-        warnings.simplefilter("ignore", OptimizationWarning)  # a line search that ends early keeps its best point
+    # recorded, not shown: jitter, scipy's line search on a flat log EHVI, and BoTorch's OptimizationWarning for a
+    # line search that ended early (it keeps its best point), which BoTorch raises with an "always" filter of its own
+    with warnings.catch_warnings(record=True):
         try:
             found, _ = gen_candidates_scipy(start, acq, 0.0, 1.0, options={"maxiter": int(steps)})
         except (RuntimeError, ValueError):  # a non-finite gradient (e.g. zero variance): keep the starts

@@ -119,6 +119,10 @@ class MoboArs(ModelBasedOptimizer):
         polish: L-BFGS-B iterations on the log EHVI from each agent's proposal, where every input is continuous and
             no cost is known (:mod:`plugins.optimizers.acquisition_polish`); a polished point replaces its start if
             its log EHVI is higher (with ``select=ehvi``). ``0``: off.
+        polish_starts: with ``polish``, also polish the best this many points of the global agents' raw
+            Sobol' sets (by the log EHVI they were scored with) and add them to the proposals, the multi-start
+            of BoTorch's ``optimize_acqf``: the agents start near the front, and a disconnected front's best gap
+            may lie far from every cluster. ``0``: the agents' proposals only.
     """
 
     def __init__(
@@ -147,11 +151,12 @@ class MoboArs(ModelBasedOptimizer):
         snap: bool = False,
         polish: int = 0,
         cost_trend: bool = False,
+        polish_starts: int = 0,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
-        if int(polish) < 0:
-            raise ValueError(f"polish must be >= 0, got {polish!r}")
-        self.polish = int(polish)
+        if int(polish) < 0 or int(polish_starts) < 0:
+            raise ValueError(f"polish and polish_starts must be >= 0, got {polish!r} and {polish_starts!r}")
+        self.polish, self.polish_starts = int(polish), int(polish_starts)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front = front
@@ -227,6 +232,7 @@ class MoboArs(ModelBasedOptimizer):
         features = self._features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
         pool: list[tuple[np.ndarray, np.ndarray]] = []  # the points the rollouts and raw sets visited, rewards
+        raws: list[tuple[np.ndarray, np.ndarray]] = []  # the global agents' raw sets, scored (extra polish starts)
         starts: list[np.ndarray | None] = [*self._starts(rng), *([None] * self.global_agents)]
         timed = deadline is not None  # the round ends by the deadline, or at once when a worker waits (hurry)
         for i, start in enumerate(starts):
@@ -241,6 +247,7 @@ class MoboArs(ModelBasedOptimizer):
                 raw, values = scored_until(reward, raw, functools.partial(self._over, own) if timed else None)
                 start = raw[int(np.argmax(values))]
                 pool.append((raw, values))
+                raws.append((raw, values))
             keep = self.pool_size if self.candidates == "visited" else 0
             env = SurrogateWalk(start, reward, self.horizon, self.max_step, features, 2 * sur.y.shape[-1], keep)
             agent = copy.deepcopy(self.agent)
@@ -264,6 +271,10 @@ class MoboArs(ModelBasedOptimizer):
             values = common(np.array([p for _, p in proposals]))
             proposals = [(float(v), p) for v, (_, p) in zip(values, proposals, strict=True)]
         if self.polish and self.select == "ehvi" and proposals and self.known is None and self.problem.snap is None:
+            if self.polish_starts and raws and shared is ehvi:  # raw values are the common criterion already
+                points, values = np.vstack([r for r, _ in raws]), np.concatenate([v for _, v in raws])
+                best = np.argsort(-values, kind="stable")[: self.polish_starts]
+                proposals += [(float(values[i]), points[i]) for i in best]
             moved = polished(ehvi, np.array([p for _, p in proposals]), self.polish)
             better = zip(common(moved), moved, proposals, strict=True)
             proposals = [(float(v), m) if v > old else (old, p) for v, m, (old, p) in better]
