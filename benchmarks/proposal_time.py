@@ -34,15 +34,23 @@ from core.search.design import latin_hypercube
 OUT = Path(__file__).resolve().parent / "results" / "proposal_time.json"
 
 
-def time_asks(method: str, problem_name: str, n: int, repeats: int) -> list[float]:
-    """Seconds per ``ask(1)`` after telling ``n`` evaluations of ``problem_name``."""
+def told(method: str, problem_name: str, n: int, seed: int = 0, **overrides: Any) -> Any:
+    """Optimizer ``method`` (its benchmark config with ``overrides``), set up with ``seed`` and told ``n`` evaluations
+    of ``problem_name`` at a Latin hypercube (seed ``seed + 1``) after its own initial design was asked for."""
     problem = SyntheticProblem.make(problem_name)
     m = problem.num_objectives
-    opt = instantiate(OmegaConf.create(expensive_evaluations(method_config(method, 10))), "optimizer")
-    opt.setup(Problem(problem.dim, tuple(f"f{i}" for i in range(m)), (1.0,) * m, 0))
-    x = latin_hypercube(n, problem.dim, 1)
+    config = {**expensive_evaluations(method_config(method, 10)), **overrides}
+    opt = instantiate(OmegaConf.create(config), "optimizer")
+    opt.setup(Problem(problem.dim, tuple(f"f{i}" for i in range(m)), (1.0,) * m, seed))
+    x = latin_hypercube(n, problem.dim, seed + 1)
     opt.ask(min(n, 10))  # consume the initial design
     opt.tell(x, problem.normalize(problem.evaluate_raw(x)), np.ones(n, dtype=bool))
+    return opt
+
+
+def time_asks(method: str, problem_name: str, n: int, repeats: int) -> list[float]:
+    """Seconds per ``ask(1)`` after telling ``n`` evaluations of ``problem_name``."""
+    opt = told(method, problem_name, n)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
