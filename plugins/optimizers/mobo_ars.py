@@ -13,8 +13,8 @@ Deutel et al., "Combining Multi-Objective Bayesian Optimization with Reinforceme
    ``ei`` = MC log expected improvement (qLogEI) of an augmented Chebyshev scalarization under the agent's own
    random simplex weights, over the best scalarized observation (ParEGO; the paper), or ``nehvi`` = qLogNEHVI;
 4. roll out every trained policy deterministically; each agent proposes the best point of its trajectory (on
-   all-continuous problems without known costs, polished by a few L-BFGS-B steps on the log EHVI: ``polish``, which
-   also polishes the best raw Sobol' points of the global agents: ``polish_starts``), and the best ``q`` distinct
+   all-continuous problems without known costs, polished by a few L-BFGS-B steps on the log EHVI: ``polish``, and
+   optionally the best raw Sobol' points of the global agents too: ``polish_starts``), and the best ``q`` distinct
    proposals across the ensemble are evaluated next, ranked by one common criterion
    (``select=ehvi``: the log EHVI of every proposal) or by each agent's own reward (``select=reward``, the
    paper: with ``ei`` those values come from different random scalarizations and do not compare).
