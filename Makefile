@@ -42,8 +42,11 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and not root: tests/test_report_html.py will skip its browser test"; fi; }
 
+# Test files run in PYTEST_WORKERS processes (pytest-xdist; 0: in this one), each file's tests in one of them, and each
+# with one torch/BLAS thread (tests/conftest.py): two processes with two threads each oversubscribe two cores.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.installed-dev warm chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint pytest
 

@@ -15,6 +15,10 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 os.environ.setdefault("WANDB_MODE", "disabled")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # several test processes share the cores: one thread each, children too
+    from core.search.executor_support import THREAD_ENV_VARS
+
+    os.environ.update({k: "1" for k in THREAD_ENV_VARS})
 REPO = Path(__file__).resolve().parents[1]
 
 
