@@ -187,6 +187,24 @@ def test_mobo_ars_pending_points_collapse_the_error_gp_there_and_move_the_propos
     assert np.array_equal(fresh.ask(1)[0], first)
 
 
+def test_sampled_front_draws_the_error_jointly_keeps_the_exact_costs_and_is_reproducible() -> None:
+    """front=sampled: ``front_samples`` joint posterior draws of the error GP at the feasible trials (seeded by the
+    number of trials: the same state gives the same draws, and the global torch RNG is left alone), exact costs as
+    measured; the acquisition holds one set of cells per draw."""
+    opt = _told_mobo_ars(front="sampled")
+    sur = opt.surrogate()
+    state = torch.random.get_rng_state()
+    acq, again = opt._ehvi(sur), opt._ehvi(sur)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert acq.lower.shape[0] == opt.front_samples == 16 and torch.equal(acq.lower, again.lower)
+    observed = _told_mobo_ars()._ehvi(sur)
+    assert not torch.equal(acq.lower[0], observed.lower[0])  # the draws are not the measured errors
+    rows = torch.as_tensor(np.flatnonzero(opt._feasible))
+    flash = sur.y[rows][:, 1]  # output 1: the exact flash; a cell's lower flash bound is a measured flash or the ref
+    assert set(acq.lower[..., 1].unique().tolist()) <= {*flash.tolist(), float(sur.ref_point[1])}
+    assert np.isfinite(opt.ask(1)).all()
+
+
 def test_cost_inputs_append_the_scaled_log_costs_to_the_gp_inputs() -> None:
     opt = _told_mobo_ars(cost_inputs=True)
     sur = opt.surrogate(cost_inputs=True)
@@ -212,9 +230,9 @@ def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_cost
     assert not torch.allclose(expected[:, 0], sur.y[rows][:, 0])  # the GP smooths the measured errors
     lower, upper = cell_bounds(expected, sur.ref_point)
     acq = opt._ehvi(sur)
-    assert torch.equal(acq.lower, lower) and torch.equal(acq.upper, upper)
+    assert torch.equal(acq.lower, lower.unsqueeze(0)) and torch.equal(acq.upper, upper.unsqueeze(0))  # one front
     observed = _told_mobo_ars()._ehvi(sur)
-    assert not (observed.lower.shape == lower.shape and torch.equal(observed.lower, lower))
+    assert not (observed.lower.shape[1:] == lower.shape and torch.equal(observed.lower[0], lower))
     assert np.isfinite(opt.ask(1)).all()
     with pytest.raises(ValueError, match="front must be one of observed, posterior"):
         MoboArs(ARS(), front="best")

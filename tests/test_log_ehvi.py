@@ -138,3 +138,21 @@ def test_gradients_are_finite_and_match_finite_differences(seed: int, m: int, ex
         assert torch.autograd.gradcheck(
             lambda s: log_ehvi(mean.detach(), s, lower, upper), (fixed.clone().requires_grad_(),)
         )
+
+
+def test_several_fronts_give_the_log_of_the_mean_ehvi_over_them() -> None:
+    """A ``k x n x m`` front (posterior draws, the noisy front): the value is log of the mean of each draw's EHVI,
+    whatever the draws' cell counts (the padding cells add nothing)."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(12, 2, generator=g, dtype=D)
+    y = torch.stack([x.sum(-1), (1 - x).prod(-1)], dim=-1)
+    model = ModelListGP(*[SingleTaskGP(x, y[:, i : i + 1]) for i in range(2)])
+    ref = torch.zeros(2, dtype=D)
+    fronts = torch.stack([y[:4], y[4:8], y[[0, 0, 0, 0]]])  # the last is one point: fewer cells
+    several = LogExpectedHypervolumeImprovement(model, ref, fronts)
+    assert several.lower.shape[0] == 3 and len(cell_bounds(fronts[2], ref)[0]) < several.lower.shape[1]
+    X = torch.rand(7, 1, 2, generator=g, dtype=D)
+    each = torch.stack([LogExpectedHypervolumeImprovement(model, ref, f)(X) for f in fronts])
+    expected = torch.log(each.exp().mean(0))
+    torch.testing.assert_close(several(X), expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(LogExpectedHypervolumeImprovement(model, ref, fronts[:1])(X), each[0])

@@ -110,6 +110,16 @@ def cell_bounds(front: Tensor, ref_point: Tensor) -> tuple[Tensor, Tensor]:
     return bounds[0], bounds[1]
 
 
+def stacked_cells(cells: list[tuple[Tensor, Tensor]], ref_point: Tensor) -> tuple[Tensor, Tensor]:
+    """The cells of several fronts as ``k x c x m`` tensors, padded to the largest count with empty cells
+    ``[ref, ref]``, which no point improves (their log EHVI term is ``-inf``)."""
+    most = max(len(lo) for lo, _ in cells)
+    pad = ref_point.unsqueeze(0)
+    lower = [torch.cat([lo, pad.expand(most - len(lo), -1)]) for lo, _ in cells]
+    upper = [torch.cat([up, pad.expand(most - len(up), -1)]) for _, up in cells]
+    return torch.stack(lower), torch.stack(upper)
+
+
 class LogExpectedHypervolumeImprovement(AcquisitionFunction):
     """Closed-form log EHVI of single candidates (q=1) for a surrogate with independent outcomes.
 
@@ -120,7 +130,9 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
     Args:
         model: the surrogate, ``m`` outputs in BoTorch's maximization convention.
         ref_point: reference point, ``m`` (maximization).
-        front: observed outcomes of the feasible evaluated points, ``n x m`` (maximization).
+        front: observed outcomes of the feasible evaluated points, ``n x m`` (maximization); or ``k x n x m``, k
+            draws of them (e.g. joint posterior samples of the GPs at the evaluated points, the noisy front of
+            BoTorch's qLogNEHVI), and the value is the log of the mean over the draws of each one's EHVI.
         X_pending: points being evaluated, ``p x d`` (optional).
         std_scale: multiplies the posterior standard deviation of the Gaussian outcomes (``> 1``: more weight on
             what the surrogate is unsure of, i.e. more exploration; exact outcomes stay exact).
@@ -138,11 +150,12 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         if not std_scale > 0:
             raise ValueError(f"std_scale must be > 0, got {std_scale}")
         self.ref_point, self.std_scale = ref_point, float(std_scale)
+        fronts = front if front.dim() == 3 else front.unsqueeze(0)
         if X_pending is not None and len(X_pending):
             with torch.no_grad():
                 believed = cast(Any, model.posterior(X_pending.unsqueeze(-2))).mean.squeeze(-2)
-            front = torch.cat([front, believed.to(front)], dim=0)
-        self.lower, self.upper = cell_bounds(front, ref_point)
+            fronts = torch.cat([fronts, believed.to(fronts).expand(len(fronts), -1, -1)], dim=1)
+        self.lower, self.upper = stacked_cells([cell_bounds(f, ref_point) for f in fronts], ref_point)
 
     def forward(self, X: Tensor) -> Tensor:
         """``log E[HVI]`` of each candidate: ``X`` is ``batch x 1 x d``; returns ``batch``."""
@@ -151,4 +164,5 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         posterior: Any = self.model.posterior(X)  # mean and variance: GPyTorch and list posteriors
         mean = posterior.mean.squeeze(-2)
         std = posterior.variance.clamp_min(0.0).sqrt().squeeze(-2) * self.std_scale
-        return log_ehvi(mean, std, self.lower.to(mean), self.upper.to(mean))
+        per_front = log_ehvi(mean.unsqueeze(-2), std.unsqueeze(-2), self.lower.to(mean), self.upper.to(mean))
+        return torch.logsumexp(per_front, dim=-1) - math.log(per_front.shape[-1])  # the mean over the fronts

@@ -63,7 +63,7 @@ from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
-FRONTS = ("observed", "posterior")
+FRONTS = ("observed", "posterior", "sampled")
 CANDIDATES = ("rollout", "visited")
 
 
@@ -102,7 +102,10 @@ class MoboArs(ModelBasedOptimizer):
             of a constant, so far from the trials it expects what the trials' trend says (smaller, worse).
         front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
-            a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those).
+            a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those)
+            or ``sampled`` (``front_samples`` joint posterior draws of the GPs at those trials, exact costs kept, and
+            the log of the mean EHVI over the draws: the noisy front of BoTorch's qLogNEHVI, in closed form per draw).
+        front_samples: the draws of ``front=sampled``.
         candidates: what each agent proposes: ``rollout`` (the best point of its trained policy's deterministic
             rollout, the paper) or ``visited`` (the best point by its reward of every step it took, training
             rollouts included: those values were computed anyway); the round's cheap-ask pool keeps the best
@@ -153,6 +156,7 @@ class MoboArs(ModelBasedOptimizer):
         polish: int = 0,
         cost_trend: bool = False,
         polish_starts: int = 0,
+        front_samples: int = 16,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
         if int(polish) < 0 or int(polish_starts) < 0:
@@ -160,7 +164,7 @@ class MoboArs(ModelBasedOptimizer):
         self.polish, self.polish_starts = int(polish), int(polish_starts)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
-        self.front = front
+        self.front, self.front_samples = front, int(front_samples)
         if candidates not in CANDIDATES:
             raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
         self.candidates = candidates
@@ -370,10 +374,16 @@ class MoboArs(ModelBasedOptimizer):
 
     def _ehvi(self, sur: Surrogate) -> LogExpectedHypervolumeImprovement:
         """Closed-form log EHVI over the feasible front (in the surrogate's output order; see ``front``)."""
-        if self.front == "posterior":
-            rows = torch.as_tensor(np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1)))
+        rows = torch.as_tensor(np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1)))
+        n_gp = len(sur.order) - sur.n_known
+        if self.front == "sampled" and len(rows) and n_gp:  # joint draws at the trials; seeded by n: exact resume
+            with torch.no_grad(), warnings.catch_warnings(), torch.random.fork_rng():
+                ignore_jitter_warnings()
+                torch.manual_seed(len(self._y))
+                front = sur.sampler(self.front_samples)(sur.model.posterior(sur.x[rows]))
+            front[..., n_gp:] = sur.y[rows][:, n_gp:].to(front)  # exact outcomes stay exact
+        elif self.front == "posterior":
             front = sur.y[rows].clone()
-            n_gp = len(sur.order) - sur.n_known
             if len(rows) and n_gp:
                 with torch.no_grad(), warnings.catch_warnings():
                     ignore_jitter_warnings()
