@@ -78,7 +78,9 @@ def read_wandb(wandb_dir: Path) -> dict[str, Any]:
         record.ParseFromString(raw)
         kind = record.WhichOneof("record_type")
         if kind == "run":
-            out["config"] = _items(record.run.config.update)
+            out["config"].update(_items(record.run.config.update))
+        elif kind == "config":  # wandb >= 0.30 may write the config after the run record, as config updates
+            out["config"].update(_items(record.config.update))
         elif kind == "history":
             row = _items(record.history.item)
             out["history"].setdefault(row["_step"], {}).update(row)
