@@ -40,6 +40,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "time_share_025": ("optimizer.time_share=0.25",),
     "posterior_front": ("++optimizer.front=posterior",),
     "posterior_front_no_ts": ("optimizer.time_share=null", "++optimizer.front=posterior"),
+    "believed_front": ("++optimizer.front=believed",),
     "visited": ("++optimizer.candidates=visited",),
     "visited_no_ts": ("optimizer.time_share=null", "++optimizer.candidates=visited"),
     "explore_2": ("++optimizer.explore=2.0",),

@@ -238,6 +238,24 @@ def test_posterior_front_takes_the_gp_mean_of_the_error_and_keeps_the_exact_cost
         MoboArs(ARS(), front="best")
 
 
+def test_believed_front_conditions_the_error_gp_on_its_mean_at_the_trials() -> None:
+    """front=believed: the ``posterior`` front's cells, and an error GP conditioned on its own mean at every feasible
+    trial: the mean stays, the variance at a trial collapses, so re-measuring a trial promises (almost) nothing,
+    where the plain GP, which smooths its trials, still sees a gain there."""
+    opt, posterior = _told_mobo_ars(front="believed"), _told_mobo_ars(front="posterior")
+    sur = opt.surrogate()
+    acq, plain = opt._ehvi(sur), posterior._ehvi(sur)
+    assert torch.equal(acq.lower, plain.lower) and torch.equal(acq.upper, plain.upper)
+    rows = np.flatnonzero(opt._feasible)
+    at = torch.as_tensor(opt._x[rows], dtype=torch.double).unsqueeze(-2)
+    before, after = plain.model.posterior(at), acq.model.posterior(at)
+    assert torch.allclose(after.mean, before.mean, atol=1e-6)
+    assert (after.variance[..., 0] < 1e-3 * before.variance[..., 0]).all()  # output 0: the error GP
+    assert torch.equal(after.mean[..., 1], before.mean[..., 1])  # output 1: the exact flash, untouched
+    assert (acq(at) < plain(at) - 3.0).all()  # e^-3: at most 5 % of the gain the plain GP sees at a trial
+    assert np.isfinite(opt.ask(1)).all()
+
+
 def test_prior_quantile_fixes_the_error_gps_prior_mean_at_the_worst_observation() -> None:
     """Far from every trial the error GP predicts the worst observed error instead of the average, and a
     prior_quantile optimizer still proposes in bounds and deterministically."""

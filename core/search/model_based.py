@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.exceptions.warnings import BadInitialCandidatesWarning
-from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models import ModelListGP
 from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.model import Model, ModelList
 from botorch.optim import optimize_acqf
@@ -38,6 +38,7 @@ from core.search.surrogate import (
     DTYPE,
     CostInputs,
     Surrogate,
+    believed_at,
     fit_gp,
     ignore_jitter_warnings,
     known_function,
@@ -254,19 +255,11 @@ class ModelBasedOptimizer(Optimizer):
         return Surrogate(ModelList(*models), x, y_ordered, self.ref_point_max()[order], order, len(kcols))
 
     def _believed(self, gp: ModelListGP) -> ModelListGP:
-        """``gp`` conditioned on the pending points at its own posterior mean, as noise-free observations of the
-        latent function (what BoTorch's MC ``X_pending`` does jointly); itself when none are pending."""
+        """``gp`` conditioned on the pending points at its own posterior mean (:func:`believed_at`); itself when none
+        are pending."""
         if not len(self._pending):
             return gp
-        xp = torch.as_tensor(self._pending, dtype=DTYPE)
-        models = []
-        with torch.no_grad(), warnings.catch_warnings():
-            ignore_jitter_warnings()
-            for model in cast(list[SingleTaskGP], list(gp.models)):
-                model.eval()
-                mean = model.posterior(xp).mean
-                models.append(model.condition_on_observations(xp, mean, noise=torch.full_like(mean, 1e-8)))
-        return ModelListGP(*models)
+        return cast(ModelListGP, believed_at(gp, torch.as_tensor(self._pending, dtype=DTYPE)))
 
     def _cost_inputs(self) -> CostInputs:
         """The :class:`CostInputs` of this problem, scaled over 256 scrambled Sobol' points (made once)."""

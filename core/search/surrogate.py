@@ -9,14 +9,14 @@ as extra inputs, to their kernel or to a prior mean linear in them (``fit_gp(tre
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
-from botorch.models.model import Model
+from botorch.models.model import Model, ModelList
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
@@ -163,6 +163,24 @@ class Surrogate:
         parts: list[MCSampler] = [mc_sampler(samples)] if len(self.order) > self.n_known else []
         parts.append(IndexSampler(torch.Size([int(samples)])))
         return ListSampler(*parts)
+
+
+def believed_at(model: Model, x: torch.Tensor) -> Model:
+    """``model``'s GPs conditioned on the points ``x`` (``k x d``) at their own posterior mean, as noise-free
+    observations of the latent function (kriging believer): the mean stays, the variance at ``x`` collapses (what
+    BoTorch's MC acquisitions do jointly for ``X_pending`` and, for the baseline, qLogNEHVI). ``model`` is a
+    ``ModelListGP`` or a known-cost :class:`Surrogate`'s ``ModelList`` (GPs, then the exact part, which stays)."""
+    if not isinstance(model, ModelListGP):
+        gp, *exact = cast(list[Model], list(cast(ModelList, model).models))
+        return ModelList(believed_at(gp, x), *exact)
+    models = []
+    with torch.no_grad(), warnings.catch_warnings():
+        ignore_jitter_warnings()
+        for single in cast(list[SingleTaskGP], list(model.models)):
+            single.eval()
+            mean = single.posterior(x).mean
+            models.append(single.condition_on_observations(x, mean, noise=torch.full_like(mean, 1e-8)))
+    return ModelListGP(*models)
 
 
 def known_function(known: KnownObjectives, dim: int) -> Any:

@@ -55,6 +55,7 @@ from core.api import (
     ModelBasedOptimizer,
     Problem,
     Surrogate,
+    believed_at,
     ignore_jitter_warnings,
 )
 from plugins.optimizers.acquisition_polish import polished
@@ -63,7 +64,7 @@ from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
-FRONTS = ("observed", "posterior", "sampled")
+FRONTS = ("observed", "posterior", "sampled", "believed")
 CANDIDATES = ("rollout", "visited")
 
 
@@ -104,7 +105,11 @@ class MoboArs(ModelBasedOptimizer):
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
             a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those)
             or ``sampled`` (``front_samples`` joint posterior draws of the GPs at those trials, exact costs kept, and
-            the log of the mean EHVI over the draws: the noisy front of BoTorch's qLogNEHVI, in closed form per draw).
+            the log of the mean EHVI over the draws: the noisy front of BoTorch's qLogNEHVI, in closed form per draw)
+            or ``believed`` (the ``posterior`` front, and the GPs conditioned on those means at the trials, noise-free:
+            a candidate at or next to a trial has almost no variance left there, so it gains only what the mean
+            promises, as under qLogNEHVI's joint sampling of candidate and baseline; without it a GP that smooths
+            its trials sees improvement in re-measuring them).
         front_samples: the draws of ``front=sampled``.
         candidates: what each agent proposes: ``rollout`` (the best point of its trained policy's deterministic
             rollout, the paper) or ``visited`` (the best point by its reward of every step it took, training
@@ -376,25 +381,26 @@ class MoboArs(ModelBasedOptimizer):
         """Closed-form log EHVI over the feasible front (in the surrogate's output order; see ``front``)."""
         rows = torch.as_tensor(np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1)))
         n_gp = len(sur.order) - sur.n_known
+        model = sur.model
         if self.front == "sampled" and len(rows) and n_gp:  # joint draws at the trials; seeded by n: exact resume
             with torch.no_grad(), warnings.catch_warnings(), torch.random.fork_rng():
                 ignore_jitter_warnings()
                 torch.manual_seed(len(self._y))
                 front = sur.sampler(self.front_samples)(sur.model.posterior(sur.x[rows]))
             front[..., n_gp:] = sur.y[rows][:, n_gp:].to(front)  # exact outcomes stay exact
-        elif self.front == "posterior":
+        elif self.front in ("posterior", "believed"):
             front = sur.y[rows].clone()
             if len(rows) and n_gp:
                 with torch.no_grad(), warnings.catch_warnings():
                     ignore_jitter_warnings()
                     mean = cast(Any, sur.model.posterior(sur.x[rows].unsqueeze(-2))).mean.squeeze(-2)
                 front[:, :n_gp] = mean[:, :n_gp].to(front)
+                if self.front == "believed":  # a candidate at a trial then gains nothing over the trial's own mean
+                    model = believed_at(sur.model, sur.x[rows])
         else:
             front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
         pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
-        return LogExpectedHypervolumeImprovement(
-            sur.model, sur.ref_point, front, X_pending=pending, std_scale=self.explore
-        )
+        return LogExpectedHypervolumeImprovement(model, sur.ref_point, front, X_pending=pending, std_scale=self.explore)
 
     def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
