@@ -44,7 +44,7 @@ def measure(overrides: list[str], points: int) -> dict[str, Any]:
 
     from core.plugins import instantiate, register_search_path_plugin
     from core.search.checks import reference_point
-    from core.search.pareto import validate_objectives
+    from core.search.objectives import validate_objectives
     from core.search.space import SearchSpace
     from core.trial.known_costs import KnownCosts
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from core.errors import ConfigError
-from core.search.pareto import hypervolume, normalize, pareto_mask, validate_objectives
+from core.search.objectives import validate_objectives
+from core.search.pareto import hypervolume, normalize, pareto_mask
 
 
 def brute_force_hv(y: np.ndarray, ref: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from core.interfaces.trial import TrialStatus
 from core.report.display import short_optimizer
 from core.report.fronts import pareto_results
-from core.search.pareto import OBJECTIVES
+from core.search.objectives import OBJECTIVES
 from core.search.store import STORE_NAME, Store
 from core.search.timeline import hypervolume_history
 from core.search.timeline import pyplot as _pyplot

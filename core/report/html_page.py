@@ -20,7 +20,7 @@ from typing import Any
 
 from core.interfaces.trial import TrialResult, TrialStatus
 from core.report.display import display_label, display_value, format_value, objective_value
-from core.search.pareto import OBJECTIVES
+from core.search.objectives import OBJECTIVES
 from core.search.timeline import Timeline, describe, time_unit
 
 CATEGORIES = ("does not fit", "fits the board", "Pareto front")  # parcoords colour codes 0, 1, 2

@@ -76,7 +76,7 @@ class SearchProgress:
         what a larger board would buy, but are not part of the front or its hypervolume.
         """
         from core.report.display import display_label, format_value
-        from core.search.pareto import OBJECTIVES
+        from core.search.objectives import OBJECTIVES
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=200))
         board = summary.get("board")

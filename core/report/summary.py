@@ -12,7 +12,7 @@ from core.interfaces.trial import TrialResult
 from core.report.display import short_optimizer
 from core.report.fronts import infeasible_front, pareto_results
 from core.report.plots import plot_pareto
-from core.search.pareto import OBJECTIVES
+from core.search.objectives import OBJECTIVES
 from core.search.store import Store
 from core.search.timeline import Timeline, hypervolume_history, load_timeline, plot_hypervolume
 

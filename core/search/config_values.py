@@ -1,6 +1,6 @@
-"""Typed config values, checked before anything heavy is imported: a bad number on the command line is refused in
-about a second, before torch, Lightning and the plugins load (:func:`check_values`, called by ``core.run`` first
-and by :class:`core.search.loop.Search` for API users)."""
+"""Typed config values, checked before anything heavy is imported: a bad number, objective name, search-space
+parameter or schedule on the command line is refused in about a second, before torch, Lightning and the plugins
+load (:func:`check_values`, called by ``core.run`` first and by :class:`core.search.loop.Search` for API users)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigError
+from core.search.objectives import validate_objectives
+from core.search.space import SearchSpace
+
+SCHEDULES = ("auto", "async", "batch")
+LOOKAHEADS = ("auto", "true", "false")
 
 
 def config_int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -32,9 +37,11 @@ def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = Fa
 
 
 def check_values(cfg: DictConfig) -> None:
-    """The plain numbers of the search and of every trial's training (``search``, ``seed``, ``trainer``, ``optim``,
-    ``data``); the keys themselves are checked by :mod:`core.search.overrides` and
-    :func:`core.search.checks.check_trainer`."""
+    """The plain values of the search and of every trial's training: the numbers (``search``, ``seed``,
+    ``trainer``, ``optim``, ``data``), the objective names, the search space and the schedule settings; the keys
+    themselves are checked by :mod:`core.search.overrides` and :func:`core.search.checks.check_trainer`."""
+    validate_objectives(OmegaConf.select(cfg, "search.objectives") or ())
+    SearchSpace.from_config(OmegaConf.select(cfg, "search_space.params"), cfg)
     config_int(cfg, "search.n_trials", 1)
     config_int(cfg, "seed", 0)
     config_int(cfg, "search.max_attempts", 1)
@@ -56,3 +63,25 @@ def check_values(cfg: DictConfig) -> None:
             "trainer.limit_train_batches",
             f"must be a fraction in (0, 1], a whole number of batches >= 1, or null, got {limit!r}",
         )
+    limit = OmegaConf.select(cfg, "search.trial_timeout_s")
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+        raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {limit!r}")
+    check_schedule(cfg)
+
+
+def check_schedule(cfg: DictConfig) -> None:
+    """``search.schedule`` (auto, async or batch), ``search.lookahead`` (auto, true or false) and their one
+    conflict: an asynchronous schedule asks one trial per free worker, so it takes no batch size."""
+    schedule = OmegaConf.select(cfg, "search.schedule", default="auto")
+    if schedule not in SCHEDULES:
+        raise ConfigError("search.schedule", f"must be one of {', '.join(SCHEDULES)}, got {schedule!r}", SCHEDULES)
+    batch = OmegaConf.select(cfg, "search.batch_size")
+    if schedule == "async" and batch:
+        raise ConfigError(
+            "search.batch_size",
+            f"is {batch}, but search.schedule=async asks one trial per free worker",
+            hint="Set search.batch_size=null, or search.schedule=batch for batches.",
+        )
+    lookahead = OmegaConf.select(cfg, "search.lookahead", default="auto")
+    if not (isinstance(lookahead, bool) or lookahead == "auto"):
+        raise ConfigError("search.lookahead", f"must be auto, true or false, got {lookahead!r}", LOOKAHEADS)

@@ -29,7 +29,8 @@ from core.report.progress import SearchProgress
 from core.search.checks import check_data, check_model_runs, check_trainer, reference_point
 from core.search.config_values import check_values
 from core.search.lookahead import Lookahead, Proposal
-from core.search.pareto import normalize, validate_objectives
+from core.search.objectives import validate_objectives
+from core.search.pareto import normalize
 from core.search.run_dir import RunLock, check_for_new, check_for_resume, storage_error
 from core.search.space import SearchSpace
 from core.search.store import STORE_NAME, Store
@@ -37,9 +38,6 @@ from core.trial.evaluate import build_compressors, evaluate_trial
 from core.trial.known_costs import KnownCosts
 
 log = logging.getLogger(__name__)
-
-SCHEDULES = ("auto", "async", "batch")
-LOOKAHEADS = ("auto", "true", "false")
 
 
 @dataclass
@@ -83,15 +81,7 @@ class Search:
         self.logger: SearchLogger = instantiate(cfg.logger, "logger")
         batch = cfg.search.get("batch_size")
         self.batch_size = int(batch) if batch else max(int(self.executor.n_workers), 1)
-        schedule = cfg.search.get("schedule", "auto")
-        if schedule not in SCHEDULES:
-            raise ConfigError("search.schedule", f"must be one of {', '.join(SCHEDULES)}, got {schedule!r}", SCHEDULES)
-        if schedule == "async" and batch:
-            raise ConfigError(
-                "search.batch_size",
-                f"is {batch}, but search.schedule=async asks one trial per free worker",
-                hint="Set search.batch_size=null, or search.schedule=batch for batches.",
-            )
+        schedule = cfg.search.get("schedule", "auto")  # checked by check_values
         wanted = schedule == "async" or (schedule == "auto" and not batch)
         self.asynchronous = wanted and bool(getattr(self.executor, "streams", False))
         if schedule == "async" and not self.asynchronous:
@@ -100,8 +90,6 @@ class Search:
                 type(self.executor).__name__,
             )
         lookahead = cfg.search.get("lookahead", "auto")
-        if not (isinstance(lookahead, bool) or lookahead == "auto"):
-            raise ConfigError("search.lookahead", f"must be auto, true or false, got {lookahead!r}", LOOKAHEADS)
         # auto: with several workers, whose completion order already decides the trajectory; one worker keeps the
         # exact sequential trajectory (each proposal knows every earlier result)
         several = int(self.executor.n_workers) > 1
@@ -110,9 +98,7 @@ class Search:
 
     def _preflight(self) -> None:
         """Build every plugin once so bad input fails before the first trial, not inside each one."""
-        limit = OmegaConf.select(self.cfg, "search.trial_timeout_s")
-        if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
-            raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {limit!r}")
+        limit = OmegaConf.select(self.cfg, "search.trial_timeout_s")  # a positive number (check_values)
         dataset: DatasetPlugin = instantiate(self.cfg.dataset, "dataset")
         _ = dataset.input_shape, dataset.num_classes  # raises DatasetError if the data is missing/corrupt
         check_data(self.cfg, dataset, float(limit))

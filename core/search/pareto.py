@@ -1,4 +1,5 @@
-"""Objectives, reference point, non-dominated sort and hypervolume (all objectives minimized).
+"""Normalized objectives, non-dominated sort and hypervolume (all objectives minimized; the names are
+:mod:`core.search.objectives`'s).
 
 Objectives are normalized by the board's reference point (``y / ref``), so the reference point becomes all
 ones and the hypervolume of a run is a number in ``[0, 1]`` that is comparable across boards.
@@ -12,21 +13,6 @@ import numpy as np
 import torch
 from botorch.utils.multi_objective.hypervolume import Hypervolume
 from botorch.utils.multi_objective.pareto import is_non_dominated
-
-from core.errors import ConfigError
-
-OBJECTIVES = ("error", "flash", "ram", "macs", "latency")
-
-
-def validate_objectives(names: Sequence[str]) -> tuple[str, ...]:
-    """Check objective names (at least two, distinct, known); returns them as a tuple."""
-    names = tuple(str(n) for n in names)
-    bad = [n for n in names if n not in OBJECTIVES]
-    if bad:
-        raise ConfigError("search.objectives", f"unknown objective {bad[0]!r}", choices=OBJECTIVES)
-    if len(names) < 2 or len(set(names)) != len(names):
-        raise ConfigError("search.objectives", f"need at least two distinct objectives, got {list(names)}")
-    return names
 
 
 def normalize(values: Mapping[str, float], names: Sequence[str], ref: Mapping[str, float]) -> np.ndarray:

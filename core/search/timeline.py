@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from core.interfaces.trial import TrialResult, TrialStatus
-from core.search.pareto import OBJECTIVES, hypervolume, normalize
+from core.search.objectives import OBJECTIVES
+from core.search.pareto import hypervolume, normalize
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
