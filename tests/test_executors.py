@@ -30,8 +30,18 @@ SEARCH = ("search.progress=false", "logger=none", "optimizer=qlognehvi", "optimi
 
 # -- trial functions (run in the workers) -----------------------------------------------------------------------------
 def fake_evaluate(spec: TrialSpec) -> TrialResult:
-    """A deterministic stand-in for training: objectives from the point; even trial ids finish last."""
+    """A deterministic stand-in for training: objectives from the point; even trial ids finish last.
+
+    ``wait_for`` (a path) holds the trial until that file exists (a minute at most); ``done`` (a path) is created when
+    the trial ends: an order between trials that no load on the machine can change."""
     time.sleep(float(spec.params.get("sleep", 0.6 if spec.trial_id % 2 == 0 else 0.0)))
+    deadline = time.monotonic() + 60
+    while "wait_for" in spec.params and not os.path.exists(str(spec.params["wait_for"])):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{spec.params['wait_for']} never appeared")
+        time.sleep(0.02)
+    if "done" in spec.params:
+        open(str(spec.params["done"]), "w").close()
     objectives = fake_objectives(spec.x)
     metrics = {"pid": float(os.getpid()), "threads": float(__import__("torch").get_num_threads())}
     return TrialResult(spec.trial_id, spec.x, spec.params, TrialStatus.COMPLETE, objectives, metrics)
@@ -51,8 +61,10 @@ def _spec(i: int, **params: object) -> TrialSpec:
     return TrialSpec(i, [0.1 * i, 0.5], dict(params), {"search": {"trial_timeout_s": 600}}, "/tmp")
 
 
-def _check_out_of_order(executor, fn=fake_evaluate) -> list[TrialResult]:
-    specs = [_spec(0, sleep=1.0), _spec(1, sleep=0.0), _spec(2, sleep=0.0)]
+def _check_out_of_order(executor, tmp_path, fn=fake_evaluate) -> list[TrialResult]:
+    """Trial 0 waits until trial 2 has finished, so it ends last however long the workers take to start."""
+    done = str(tmp_path / "trial2.done")
+    specs = [_spec(0, sleep=0.0, wait_for=done), _spec(1, sleep=0.0), _spec(2, sleep=0.0, done=done)]
     started: list[int] = []
     results = list(executor.map(fn, specs, on_start=lambda s: started.append(s.trial_id)))
     assert sorted(started) == [0, 1, 2] and started[:2] == [0, 1]  # two slots: trial 2 waits for a free one
@@ -113,8 +125,8 @@ def test_the_search_process_leaves_the_workers_cpus_while_trials_run() -> None:
 
 
 @pytest.mark.slow
-def test_process_yields_results_as_they_finish(process_executor) -> None:
-    results = _check_out_of_order(process_executor)
+def test_process_yields_results_as_they_finish(process_executor, tmp_path) -> None:
+    results = _check_out_of_order(process_executor, tmp_path)
     assert {r.metrics["threads"] for r in results} == {1.0}  # torch_threads applied in the workers
 
 
@@ -168,8 +180,8 @@ def ray_executor() -> Iterator[object]:
 
 @needs_ray
 @pytest.mark.slow
-def test_ray_yields_results_as_they_finish(ray_executor) -> None:
-    results = _check_out_of_order(ray_executor)
+def test_ray_yields_results_as_they_finish(ray_executor, tmp_path) -> None:
+    results = _check_out_of_order(ray_executor, tmp_path)
     assert {r.metrics["threads"] for r in results} == {1.0}
 
 
