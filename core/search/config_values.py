@@ -36,12 +36,16 @@ def config_number(cfg: DictConfig, key: str, minimum: float, *, above: bool = Fa
     return float(value)
 
 
-def check_values(cfg: DictConfig) -> None:
+def check_values(cfg: DictConfig) -> tuple[tuple[str, ...], SearchSpace]:
     """The plain values of the search and of every trial's training: the numbers (``search``, ``seed``,
     ``trainer``, ``optim``, ``data``), the objective names, the search space and the schedule settings; the keys
-    themselves are checked by :mod:`core.search.overrides` and :func:`core.search.checks.check_trainer`."""
-    validate_objectives(OmegaConf.select(cfg, "search.objectives") or ())
-    SearchSpace.from_config(OmegaConf.select(cfg, "search_space.params"), cfg)
+    themselves are checked by :mod:`core.search.overrides` and :func:`core.search.checks.check_trainer`.
+
+    Returns:
+        The objective names and the search space, as checked.
+    """
+    objectives = validate_objectives(OmegaConf.select(cfg, "search.objectives") or ())
+    space = SearchSpace.from_config(OmegaConf.select(cfg, "search_space.params"), cfg)
     config_int(cfg, "search.n_trials", 1)
     config_int(cfg, "seed", 0)
     config_int(cfg, "search.max_attempts", 1)
@@ -67,6 +71,7 @@ def check_values(cfg: DictConfig) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
         raise ConfigError("search.trial_timeout_s", f"must be a positive number, got {limit!r}")
     check_schedule(cfg)
+    return objectives, space
 
 
 def check_schedule(cfg: DictConfig) -> None:

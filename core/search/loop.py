@@ -29,10 +29,8 @@ from core.report.progress import SearchProgress
 from core.search.checks import check_data, check_model_runs, check_trainer, reference_point
 from core.search.config_values import check_values
 from core.search.lookahead import Lookahead, Proposal
-from core.search.objectives import validate_objectives
 from core.search.pareto import normalize
 from core.search.run_dir import RunLock, check_for_new, check_for_resume, storage_error
-from core.search.space import SearchSpace
 from core.search.store import STORE_NAME, Store
 from core.trial.evaluate import build_compressors, evaluate_trial
 from core.trial.known_costs import KnownCosts
@@ -69,11 +67,9 @@ class Search:
         self.run_dir = Path(run_dir)
         self.evaluate = evaluate
         self.show_progress = bool(cfg.search.progress) if show_progress is None else show_progress
-        check_values(cfg)
+        self.objectives, self.space = check_values(cfg)
         self.n_trials = int(cfg.search.n_trials)
         check_trainer(cfg)
-        self.objectives = validate_objectives(cfg.search.objectives)
-        self.space = SearchSpace.from_config(cfg.search_space.get("params"), cfg)
         self.hw: HardwareTarget = instantiate(cfg.hw, "hw")
         self.reference = reference_point(cfg, self.hw, self.objectives)
         self.optimizer: Optimizer = instantiate(cfg.optimizer, "optimizer")
