@@ -50,6 +50,12 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "costed_design": ("++optimizer.init_design=costed",),
     "snap": ("++optimizer.snap=true",),
     "cost_trend": ("++optimizer.cost_trend=true",),
+    "global_3": ("optimizer.global_agents=3",),
+    "agents_8": ("optimizer.n_agents=8",),
+    "horizon_12": ("optimizer.horizon=12",),
+    "raw_2048": ("optimizer.raw_samples=2048",),
+    "noisy_front": ("optimizer.front=noisy",),
+    "sqrt_error": ("++optimizer.sqrt_error=true",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}
