@@ -54,8 +54,6 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "agents_8": ("optimizer.n_agents=8",),
     "horizon_12": ("optimizer.horizon=12",),
     "raw_2048": ("optimizer.raw_samples=2048",),
-    "noisy_front": ("optimizer.front=noisy",),
-    "sqrt_error": ("++optimizer.sqrt_error=true",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

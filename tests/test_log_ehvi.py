@@ -11,11 +11,9 @@ import torch
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.model import ModelList
-from botorch.posteriors import GPyTorchPosterior
 
 from core.search.log_ehvi import LogExpectedHypervolumeImprovement, cell_bounds, log_ehvi, log_normal_cdf_integral
 from core.search.pareto import hypervolume
-from core.search.surrogate import believed_at, fit_gp
 
 D = torch.double
 
@@ -114,13 +112,6 @@ def test_acquisition_on_a_gp_plus_exact_costs_model() -> None:
     torch.testing.assert_close(bold(cand), log_ehvi(post.mean.squeeze(-2), std, acq.lower, acq.upper))
     with pytest.raises(ValueError, match="std_scale"):
         LogExpectedHypervolumeImprovement(model, ref, front, std_scale=0.0)
-    # observation_noise: the error is what a trial would measure (the GP's inferred noise added), costs stay exact
-    measured = LogExpectedHypervolumeImprovement(model, ref, front, observation_noise=True)
-    noisy = model.posterior(cand, observation_noise=True)
-    noisy_std = noisy.variance.clamp_min(0).sqrt().squeeze(-2)
-    assert bool((noisy_std[:, 0] > post.variance.sqrt().squeeze(-2)[:, 0]).all())
-    torch.testing.assert_close(noisy_std[:, 1], torch.zeros(2, dtype=D))
-    torch.testing.assert_close(measured(cand), log_ehvi(noisy.mean.squeeze(-2), noisy_std, acq.lower, acq.upper))
 
 
 @pytest.mark.parametrize(("seed", "m", "exact"), [(0, 2, ()), (1, 3, ()), (2, 4, ()), (3, 4, (1, 2, 3))])
@@ -165,25 +156,3 @@ def test_several_fronts_give_the_log_of_the_mean_ehvi_over_them() -> None:
     expected = torch.log(each.exp().mean(0))
     torch.testing.assert_close(several(X), expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(LogExpectedHypervolumeImprovement(model, ref, fronts[:1])(X), each[0])
-
-
-def test_sqrt_error_gp_moments_samples_and_believer() -> None:
-    """fit_gp(sqrt=True) models -sqrt(error): its posterior is -t^2 of the GP's t ~ N(m, v), with the exact mean
-    -(m^2 + v) and variance 4 m^2 v + 2 v^2 the closed-form log EHVI reads, samples never above 0, and the kriging
-    believer (a noise-free observation at the mean) still collapses the variance at the trials."""
-    g = torch.Generator().manual_seed(3)
-    x = torch.rand(20, 3, generator=g, dtype=D)
-    error = (x[:, :1] - 0.4).pow(2) + 0.01 * torch.rand(20, 1, generator=g, dtype=D)
-    model = fit_gp(x, -error, sqrt=True)
-    gp = model.models[0]
-    cand = torch.rand(6, 1, 3, generator=g, dtype=D)
-    post = model.posterior(cand)
-    gp.eval()
-    inner = gp.outcome_transform["std"].untransform_posterior(GPyTorchPosterior(gp(cand)))  # t = -sqrt(error)
-    m, v = inner.mean, inner.variance
-    torch.testing.assert_close(post.mean, -(m.square() + v))
-    torch.testing.assert_close(post.variance, 4 * m.square() * v + 2 * v.square())
-    assert float(post.rsample(torch.Size([64])).max()) <= 0.0
-    believed = believed_at(model, x[:4]).posterior(x[:4].unsqueeze(-2))
-    assert float(believed.variance.max()) < 1e-6
-    torch.testing.assert_close(believed.mean, model.posterior(x[:4].unsqueeze(-2)).mean, atol=1e-4, rtol=1e-3)

@@ -136,9 +136,6 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         X_pending: points being evaluated, ``p x d`` (optional).
         std_scale: multiplies the posterior standard deviation of the Gaussian outcomes (``> 1``: more weight on
             what the surrogate is unsure of, i.e. more exploration; exact outcomes stay exact).
-        observation_noise: the candidate's outcome is what a trial would *measure* (the GPs' predictive
-            distribution, their inferred noise added), not the noise-free latent value: the improvement of an
-            observed front by the observed outcome.
     """
 
     def __init__(
@@ -148,10 +145,8 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         front: Tensor,
         X_pending: Tensor | None = None,
         std_scale: float = 1.0,
-        observation_noise: bool = False,
     ) -> None:
         super().__init__(model=model)
-        self.observation_noise = bool(observation_noise)
         if not std_scale > 0:
             raise ValueError(f"std_scale must be > 0, got {std_scale}")
         self.ref_point, self.std_scale = ref_point, float(std_scale)
@@ -166,8 +161,7 @@ class LogExpectedHypervolumeImprovement(AcquisitionFunction):
         """``log E[HVI]`` of each candidate: ``X`` is ``batch x 1 x d``; returns ``batch``."""
         if X.shape[-2] != 1:
             raise ValueError(f"LogExpectedHypervolumeImprovement is for q=1, got q={X.shape[-2]}")
-        # mean and variance: GPyTorch and list posteriors
-        posterior: Any = self.model.posterior(X, observation_noise=self.observation_noise)
+        posterior: Any = self.model.posterior(X)  # mean and variance: GPyTorch and list posteriors
         mean = posterior.mean.squeeze(-2)
         std = posterior.variance.clamp_min(0.0).sqrt().squeeze(-2) * self.std_scale
         per_front = log_ehvi(mean.unsqueeze(-2), std.unsqueeze(-2), self.lower.to(mean), self.upper.to(mean))

@@ -214,7 +214,6 @@ class ModelBasedOptimizer(Optimizer):
         believe_pending: bool = False,
         prior_quantile: float | None = None,
         cost_trend: bool = False,
-        sqrt_error: bool = False,
     ) -> Surrogate:
         """Fit the surrogate of every objective (see :class:`Surrogate`).
 
@@ -226,9 +225,7 @@ class ModelBasedOptimizer(Optimizer):
         an acquisition no longer sees anything to gain where a running trial already looks. ``prior_quantile``:
         the GPs' prior mean is fixed at that quantile of their observations (see :func:`fit_gp`). ``cost_trend``
         (with known costs only): their prior mean is linear in the exact log costs (learned), and only the
-        kernel sees the costs too if ``cost_inputs`` is set. ``sqrt_error`` (with known costs only, where the GPs
-        model the error): they model its square root (:class:`core.search.surrogate.SqrtOutcome`), unless an
-        observed value is negative.
+        kernel sees the costs too if ``cost_inputs`` is set.
         """
         x, y = self.training_data()
         m = y.shape[-1]
@@ -248,9 +245,8 @@ class ModelBasedOptimizer(Optimizer):
         transform = self._cost_inputs() if cost_inputs or cost_trend else None
         trend = len(kcols) if cost_trend else 0
         kernel = None if cost_inputs or not cost_trend else self.problem.dim
-        sqrt = sqrt_error and bool((y[rows][:, ucols] <= 0).all())  # maximization: y = -error
         models: list[Model] = (
-            [fit_gp(x[rows], y[rows][:, ucols], transform, prior_quantile, trend, kernel, sqrt)] if ucols else []
+            [fit_gp(x[rows], y[rows][:, ucols], transform, prior_quantile, trend, kernel)] if ucols else []
         )
         if believe_pending and models:
             models[0] = self._believed(cast(ModelListGP, models[0]))

@@ -18,9 +18,8 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.model import Model, ModelList
 from botorch.models.transforms.input import InputTransform
-from botorch.models.transforms.outcome import ChainedOutcomeTransform, OutcomeTransform, Standardize
+from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-from botorch.posteriors import Posterior, TransformedPosterior
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.base import MCSampler
 from botorch.sampling.index_sampler import IndexSampler
@@ -48,7 +47,6 @@ def fit_gp(
     prior_quantile: float | None = None,
     trend: int = 0,
     kernel_inputs: int | None = None,
-    sqrt: bool = False,
 ) -> ModelListGP:
     """One ``SingleTaskGP`` per objective (standardized outcomes) in a ``ModelListGP``, fit by max. likelihood.
 
@@ -66,9 +64,6 @@ def fit_gp(
             every observation the GP follows the trend, e.g. smaller models, higher error.
         kernel_inputs: the kernel sees only the first ``kernel_inputs`` inputs (``None``: all of them), so that the
             trend's inputs can shape the mean alone.
-        sqrt: each GP models the square root of its minimized, non-negative objective (:class:`SqrtOutcome`), e.g.
-            the error: differences between good models are resolved better, and the noise in the objective grows
-            with it.
     """
     if trend and prior_quantile is not None:
         raise ValueError("a GP has either a trend or a prior mean fixed at a quantile, not both")
@@ -78,9 +73,7 @@ def fit_gp(
         return SingleTaskGP(
             x,
             y[:, i : i + 1],
-            outcome_transform=ChainedOutcomeTransform(sqrt=SqrtOutcome(), std=Standardize(m=1))
-            if sqrt
-            else Standardize(m=1),
+            outcome_transform=Standardize(m=1),
             input_transform=input_transform,
             mean_module=_TrendMean(trend) if trend else None,
             covar_module=None if k is None else get_covar_module_with_dim_scaled_prior(k, active_dims=list(range(k))),
@@ -100,39 +93,6 @@ def fit_gp(
         warnings.filterwarnings("ignore", category=OptimizationWarning)
         fit_gpytorch_mll(mll)
     return model
-
-
-class SqrtOutcome(OutcomeTransform):
-    """Models ``-sqrt(v)`` for outcomes ``y = -v`` (maximization convention, ``v >= 0`` minimized, e.g. the error).
-
-    The posterior goes back to ``y = -t^2`` for the modelled ``t ~ N(m, s^2)``: samples exactly, the mean and variance
-    in closed form (``E[t^2] = m^2 + s^2``, ``Var[t^2] = 4 m^2 s^2 + 2 s^4``), which is what the closed-form log EHVI
-    reads: near a low error the variance in the objective is small, further up it grows.
-    """
-
-    @property
-    def _is_linear(self) -> bool:
-        return False
-
-    def forward(
-        self, Y: torch.Tensor, Yvar: torch.Tensor | None = None, X: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        root = (-Y).clamp_min(0.0).sqrt()
-        # delta method, as BoTorch's Log does: Var[sqrt(v)] ~ Var[v] / (4 v)
-        return -root, None if Yvar is None else Yvar / (4.0 * root.square().clamp_min(1e-8))
-
-    def untransform(
-        self, Y: torch.Tensor, Yvar: torch.Tensor | None = None, X: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return -Y.square(), None if Yvar is None else Yvar * 4.0 * Y.square()
-
-    def untransform_posterior(self, posterior: Posterior, X: torch.Tensor | None = None) -> TransformedPosterior:
-        return TransformedPosterior(
-            posterior=posterior,
-            sample_transform=lambda t: -t.square(),
-            mean_transform=lambda m, v: -(m.square() + v),
-            variance_transform=lambda m, v: 4.0 * m.square() * v + 2.0 * v.square(),
-        )
 
 
 class _TrendMean(Mean):

@@ -64,7 +64,7 @@ from plugins.optimizers.surrogate_walk import SurrogateWalk
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
-FRONTS = ("observed", "posterior", "sampled", "believed", "noisy")
+FRONTS = ("observed", "posterior", "sampled", "believed")
 CANDIDATES = ("rollout", "visited")
 
 
@@ -101,7 +101,6 @@ class MoboArs(ModelBasedOptimizer):
             (:class:`core.search.surrogate.CostInputs`).
         cost_trend: with known costs, the error GP's prior mean is linear in the exact log costs (learned) instead
             of a constant, so far from the trials it expects what the trials' trend says (smaller, worse).
-        sqrt_error: with known costs, the error GP models the error's square root (see ``surrogate``).
         front: the front the log EHVI improves on: ``observed`` (the measured objectives of the non-dominated
             feasible trials) or ``posterior`` (every feasible trial at the GPs' posterior mean, exact costs kept:
             a trial whose error was measured luckily low does not set the bar; the Pareto cells come from those)
@@ -110,7 +109,7 @@ class MoboArs(ModelBasedOptimizer):
             or ``believed`` (the ``posterior`` front, and the GPs conditioned on those means at the trials, noise-free:
             a candidate at or next to a trial has almost no variance left there, so it gains only what the mean
             promises, as under qLogNEHVI's joint sampling of candidate and baseline; without it a GP that smooths
-            its trials sees improvement in re-measuring them) or ``noisy`` (``observed``, with the GPs' noise added).
+            its trials sees improvement in re-measuring them).
         front_samples: the draws of ``front=sampled``.
         candidates: what each agent proposes: ``rollout`` (the best point of its trained policy's deterministic
             rollout, the paper) or ``visited`` (the best point by its reward of every step it took, training
@@ -163,7 +162,6 @@ class MoboArs(ModelBasedOptimizer):
         cost_trend: bool = False,
         polish_starts: int = 0,
         front_samples: int = 16,
-        sqrt_error: bool = False,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
         if int(polish) < 0 or int(polish_starts) < 0:
@@ -203,7 +201,7 @@ class MoboArs(ModelBasedOptimizer):
         if global_agents < 0 or raw_samples < 1:
             raise ValueError("global_agents must be >= 0 and raw_samples >= 1")
         self.global_agents, self.raw_samples = int(global_agents), int(raw_samples)
-        self.cost_inputs, self.cost_trend, self.sqrt_error = bool(cost_inputs), bool(cost_trend), bool(sqrt_error)
+        self.cost_inputs, self.cost_trend = bool(cost_inputs), bool(cost_trend)
         if self.cost_trend and self.prior_quantile is not None:
             raise ValueError("cost_trend and prior_quantile both set the error GP's prior mean: choose one")
 
@@ -342,7 +340,7 @@ class MoboArs(ModelBasedOptimizer):
 
     def _surrogate(self) -> Surrogate:
         """The surrogate every proposal uses: pending points believed, with this optimizer's GP settings."""
-        return self.surrogate(self.cost_inputs, True, self.prior_quantile, self.cost_trend, self.sqrt_error)
+        return self.surrogate(self.cost_inputs, True, self.prior_quantile, self.cost_trend)
 
     def _new(self, point: np.ndarray, chosen: list[np.ndarray]) -> bool:
         """Whether ``point`` differs from every observed, pending and already chosen point."""
@@ -402,8 +400,7 @@ class MoboArs(ModelBasedOptimizer):
         else:
             front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
         pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
-        noisy = self.front == "noisy"
-        return LogExpectedHypervolumeImprovement(model, sur.ref_point, front, pending, self.explore, noisy)
+        return LogExpectedHypervolumeImprovement(model, sur.ref_point, front, X_pending=pending, std_scale=self.explore)
 
     def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
         return qLogNoisyExpectedHypervolumeImprovement(
