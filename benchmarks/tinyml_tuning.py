@@ -54,6 +54,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "agents_8": ("optimizer.n_agents=8",),
     "horizon_12": ("optimizer.horizon=12",),
     "raw_2048": ("optimizer.raw_samples=2048",),
+    "free_17": ("++optimizer.free_search=17",),
 }
 # Variants that are another optimizer, run on the same tasks and seeds as the baselines to beat.
 BASELINES: dict[str, str] = {"qlognehvi": "qlognehvi", "sobol": "sobol"}

@@ -15,6 +15,9 @@ class KnownObjectives(Protocol):
 
     Attributes:
         columns: indices into ``Problem.objective_names`` of the known objectives.
+        free: (optional; absent means none) the unit-cube dimensions no known objective depends on, e.g. the
+            training knobs of a TinyML search (``optim.lr``): moving a point along them changes only the modelled
+            objectives, so an optimizer may choose them for each candidate by its acquisition alone.
     """
 
     columns: tuple[int, ...]

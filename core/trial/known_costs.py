@@ -84,6 +84,10 @@ class KnownCosts:
         self.space = space
         self.objectives = tuple(objectives)
         self.columns = tuple(i for i, name in enumerate(self.objectives) if name in COST_OBJECTIVES)
+        # dimensions no cost depends on: the training knobs (``optim.lr``, ``trainer.*``), never an architecture's
+        self.free = tuple(
+            i for i, p in enumerate(space.parameters) if p.path.split(".", 1)[0] not in ARCHITECTURE_SECTIONS
+        )
         self._scale = np.array([reference[self.objectives[i]] for i in self.columns], dtype=float)
         self._base: dict[str, Any] = {
             k: OmegaConf.to_container(cfg[k], resolve=True) for k in ARCHITECTURE_SECTIONS if k in cfg

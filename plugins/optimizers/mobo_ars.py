@@ -66,6 +66,7 @@ REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
 FRONTS = ("observed", "posterior", "sampled", "believed")
 CANDIDATES = ("rollout", "visited")
+CHEAP_FREE_SEARCHED = 8  # pooled candidates a cheap ask moves along the free dimensions (free_search)
 
 
 class MoboArs(ModelBasedOptimizer):
@@ -132,6 +133,12 @@ class MoboArs(ModelBasedOptimizer):
             Sobol' sets (by the log EHVI they were scored with) and add them to the proposals, the multi-start
             of BoTorch's ``optimize_acqf``: the agents start near the front, and a disconnected front's best gap
             may lie far from every cluster. ``0``: the agents' proposals only.
+        free_search: with known costs, the grid points per *free* dimension (``KnownObjectives.free``: the
+            training knobs, e.g. ``optim.lr``, on which no cost depends) at which each proposal, each pooled
+            candidate and the best candidates of a cheap ask are scored (one coordinate pass, the bounds included):
+            each takes its best value by the log EHVI. The costs do not move along those dimensions, so this
+            chooses the training setting for each architecture the agents found, at a few GP evaluations per
+            candidate; ARS's bounded steps reach a bound (a learning rate at its top, say) only slowly. ``0``: off.
     """
 
     def __init__(
@@ -162,11 +169,15 @@ class MoboArs(ModelBasedOptimizer):
         cost_trend: bool = False,
         polish_starts: int = 0,
         front_samples: int = 16,
+        free_search: int = 0,
     ) -> None:
         super().__init__(n_init, known_costs, init_design, snap)
         if int(polish) < 0 or int(polish_starts) < 0:
             raise ValueError(f"polish and polish_starts must be >= 0, got {polish!r} and {polish_starts!r}")
         self.polish, self.polish_starts = int(polish), int(polish_starts)
+        if int(free_search) < 0 or int(free_search) == 1:
+            raise ValueError(f"free_search must be 0 (off) or >= 2 grid points, got {free_search!r}")
+        self.free_search = int(free_search)
         if front not in FRONTS:
             raise ValueError(f"front must be one of {', '.join(FRONTS)}, got {front!r}")
         self.front, self.front_samples = front, int(front_samples)
@@ -288,12 +299,46 @@ class MoboArs(ModelBasedOptimizer):
             moved = polished(ehvi, np.array([p for _, p in proposals]), self.polish)
             better = zip(common(moved), moved, proposals, strict=True)
             proposals = [(float(v), m) if v > old else (old, p) for v, m, (old, p) in better]
+        if self.select == "ehvi" and proposals and self._free_dims:
+            moved, values = self._free_searched(common, np.array([p for _, p in proposals]))
+            proposals = [(float(v), m) for v, m in zip(values, moved, strict=True)]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
             points = np.vstack([p for p, _ in pool])
             values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # ehvi: as rewarded
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
-            self._pool = self.snapped(points[keep[values[keep] > LOG_FLOOR]])
+            keep = keep[values[keep] > LOG_FLOOR]
+            self._pool = self.snapped(
+                self._free_searched(common, points[keep], values[keep])[0] if len(keep) else points[keep]
+            )
         return self._ranked(proposals)
+
+    @property
+    def _free_dims(self) -> tuple[int, ...]:
+        """The dimensions ``free_search`` scans: the known objectives' free ones (none without known costs)."""
+        known = self.known
+        return tuple(getattr(known, "free", ())) if self.free_search and known is not None else ()
+
+    def _free_searched(
+        self, score: Callable[[np.ndarray], np.ndarray], points: np.ndarray, values: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``points`` (``n x d``), each moved along every free dimension in turn to the best of ``free_search``
+        evenly spaced values in ``[0, 1]`` by ``score`` (kept where none beats it); their scores. ``values``: the
+        points' scores, if known already."""
+        points = np.array(points, dtype=float, copy=True)
+        values = score(points) if values is None else np.asarray(values, dtype=float).copy()
+        dims = self._free_dims
+        if not dims or not len(points):
+            return points, values
+        grid = np.linspace(0.0, 1.0, self.free_search)
+        for d in dims:
+            trial = np.repeat(points, len(grid), axis=0)
+            trial[:, d] = np.tile(grid, len(points))
+            scores = score(trial).reshape(len(points), len(grid))
+            best = np.argmax(scores, axis=1)
+            better = scores[np.arange(len(points)), best] > values
+            points[better, d] = grid[best[better]]
+            values[better] = scores[better, best[better]]
+        return points, values
 
     def _over(self, until: float | None) -> bool:
         """Whether a timed round must stop now: a worker waits for it (``hurry``), or it is past ``until``."""
@@ -305,7 +350,12 @@ class MoboArs(ModelBasedOptimizer):
         pool is used up, feasible scrambled Sobol' points."""
         out: list[np.ndarray] = []
         if len(self._pool):
-            values = self._scored(self._ehvi(self._surrogate()))(self._pool)
+            score = self._scored(self._ehvi(self._surrogate()))
+            values = score(self._pool)
+            if self._free_dims:  # the best few, each at its best training setting under the refit surrogate
+                top = np.argsort(-values, kind="stable")[: max(n, CHEAP_FREE_SEARCHED)]
+                moved, better = self._free_searched(score, self._pool[top], values[top])
+                self._pool[top], values[top] = self.snapped(moved), better
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
