@@ -442,3 +442,65 @@ def test_a_hurried_mobo_ars_round_returns_after_one_agent_update(monkeypatch) ->
     _CountingARS.updates.clear()
     opt.ask(1)
     assert len(_CountingARS.updates) >= 20  # not hurried: each of 3 agents trains to its share of the deadline
+
+
+def test_free_dims_are_the_training_knobs_and_move_no_cost(make_cfg) -> None:
+    """``KnownCosts.free``: the dimensions outside the architecture's config sections (the quickstart's learning
+    rate and epochs); moving a point along them leaves every cost as it was, along any other dimension some cost
+    moves."""
+    known, space = _known(make_cfg())
+    assert [space.names[i] for i in known.free] == ["lr", "epochs"]
+    rng = np.random.default_rng(0)
+    x = rng.random((16, space.dim))
+    for d in range(space.dim):
+        moved = x.copy()
+        moved[:, d] = rng.random(len(x))
+        same = np.array_equal(known(moved), known(x))
+        assert same == (d in known.free), space.names[d]
+
+
+class _FirstCoordinateFreeLast(_FirstCoordinate):
+    """:class:`_FirstCoordinate`, and the last dimension moves no known objective (a training knob)."""
+
+    free = (2,)
+
+
+def _told_free_search(free_search: int) -> MoboArs:
+    opt = MoboArs(
+        ARS(directions=4, top=2),
+        n_init=8,
+        n_agents=2,
+        iterations=3,
+        horizon=3,
+        known_costs=True,
+        select="ehvi",
+        reward="ehvi",
+        free_search=free_search,
+    )
+    known = _FirstCoordinateFreeLast()
+    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=2, known=known))
+    x = opt.ask(8)
+    y = _zdt1(x)
+    y[:, 1] += 4.0 * (1.0 - x[:, 2]) ** 2  # the error is lowest with the knob at its upper bound
+    opt.tell(x, y, known.excess(x) == 0)
+    return opt
+
+
+def test_free_search_moves_candidates_only_along_the_free_dims_to_a_better_log_ehvi() -> None:
+    opt = _told_free_search(17)
+    score = opt._scored(opt._ehvi(opt._surrogate()))
+    start = np.random.default_rng(1).random((12, 3)) * [0.6, 1.0, 1.0]
+    moved, values = opt._free_searched(score, start)
+    assert np.array_equal(moved[:, :2], start[:, :2])  # the architecture (and so every known cost) stays
+    assert np.isin(moved[:, 2], np.linspace(0, 1, 17)).sum() >= 1
+    assert (values >= score(start) - 1e-9).all() and (values > score(start) + 1e-6).any()
+    assert np.allclose(values, score(moved))
+    proposed = opt.ask(1)[0]  # a full round's proposal sits on the grid of the free dimension
+    assert np.isclose(np.linspace(0, 1, 17), proposed[2]).any()
+
+
+def test_free_search_is_off_without_free_dims_and_rejects_a_one_point_grid() -> None:
+    opt = _told_free_search(0)
+    assert opt._free_dims == ()
+    with pytest.raises(ValueError, match="free_search must be 0"):
+        MoboArs(ARS(), free_search=1)
