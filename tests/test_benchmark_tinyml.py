@@ -61,6 +61,22 @@ def test_checks_gap_to_qlognehvi_against_the_pooled_std() -> None:
     assert not check["highest_final_hv"] and not check["beats_rival_by_pooled_std"]
 
 
+def test_checks_pair_the_runs_of_the_same_seed() -> None:
+    """The seed fixes the data split, so a task's seeds differ for every method alike: the paired difference
+    (same seed) and the seeds where the default is higher, over the seeds both ran."""
+
+    def runs(method: str, finals: dict[int, float]) -> list[dict]:
+        return [_run("t", method, s, [0.1, v], [1.0, 2.0]) for s, v in finals.items()]
+
+    mine = runs("mobo_ars", {0: 0.40, 1: 0.50, 2: 0.60, 3: 0.70})
+    aggs = tinyml.aggregate(mine + runs("qlognehvi", {0: 0.39, 1: 0.48, 2: 0.61, 5: 0.10}))
+    (check,) = tinyml.checks(aggs)
+    assert check["paired_seeds"] == 3 and check["paired_higher"] == 2
+    assert check["paired_mean"] == pytest.approx(np.mean([0.01, 0.02, -0.01]))
+    assert check["paired_std"] == pytest.approx(np.std([0.01, 0.02, -0.01], ddof=1))
+    assert "| +0.0067 ± 0.0153 (2 of 3) |" in "\n".join(tinyml._check_lines(aggs))
+
+
 def test_a_real_tiny_run_and_the_reports(tmp_path: Path) -> None:
     configs, skipped = resolve_methods(["sobol"], 2, 2)
     assert not skipped
