@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -150,7 +151,17 @@ def test_known_costs_without_known_objectives_is_a_clear_error() -> None:
         opt.setup(Problem(dim=2, objective_names=("error", "flash"), ref_point=(1.0, 1.0), seed=0))
 
 
-def _told_mobo_ars(cost_inputs: bool = False, front: str = "observed") -> MoboArs:
+def _told_mobo_ars(
+    cost_inputs: bool = False,
+    front: str = "observed",
+    seed: int = 5,
+    known: _FirstCoordinate | None = None,
+    knob: bool = False,
+    **options: Any,
+) -> MoboArs:
+    """A ``mobo_ars`` told 8 design points of ZDT1 with a known first objective; ``knob``: the error is also
+    lowest with the last input at its upper bound."""
+    known = known or _FirstCoordinate()
     opt = MoboArs(
         ARS(directions=4, top=2),
         n_init=8,
@@ -160,12 +171,14 @@ def _told_mobo_ars(cost_inputs: bool = False, front: str = "observed") -> MoboAr
         known_costs=True,
         cost_inputs=cost_inputs,
         front=front,
+        **options,
     )
-    opt.setup(
-        Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=5, known=_FirstCoordinate())
-    )
+    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=seed, known=known))
     x = opt.ask(8)
-    opt.tell(x, _zdt1(x), _FirstCoordinate().excess(x) == 0)
+    y = _zdt1(x)
+    if knob:
+        y[:, 1] += 4.0 * (1.0 - x[:, 2]) ** 2
+    opt.tell(x, y, known.excess(x) == 0)
     return opt
 
 
@@ -466,24 +479,8 @@ class _FirstCoordinateFreeLast(_FirstCoordinate):
 
 
 def _told_free_search(free_search: int) -> MoboArs:
-    opt = MoboArs(
-        ARS(directions=4, top=2),
-        n_init=8,
-        n_agents=2,
-        iterations=3,
-        horizon=3,
-        known_costs=True,
-        select="ehvi",
-        reward="ehvi",
-        free_search=free_search,
-    )
     known = _FirstCoordinateFreeLast()
-    opt.setup(Problem(dim=3, objective_names=("flash", "error"), ref_point=(1.0, 11.0), seed=2, known=known))
-    x = opt.ask(8)
-    y = _zdt1(x)
-    y[:, 1] += 4.0 * (1.0 - x[:, 2]) ** 2  # the error is lowest with the knob at its upper bound
-    opt.tell(x, y, known.excess(x) == 0)
-    return opt
+    return _told_mobo_ars(seed=2, known=known, knob=True, select="ehvi", reward="ehvi", free_search=free_search)
 
 
 def test_free_search_moves_candidates_only_along_the_free_dims_to_a_better_log_ehvi() -> None:
