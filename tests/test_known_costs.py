@@ -487,7 +487,7 @@ def test_free_search_moves_candidates_only_along_the_free_dims_to_a_better_log_e
     opt = _told_free_search(17)
     score = opt._scored(opt._ehvi(opt._surrogate()))
     start = np.random.default_rng(1).random((12, 3)) * [0.6, 1.0, 1.0]
-    moved, values = opt._free_searched(score, start)
+    moved, values = opt._free(score, start)
     assert np.array_equal(moved[:, :2], start[:, :2])  # the architecture (and so every known cost) stays
     assert np.isin(moved[:, 2], np.linspace(0, 1, 17)).sum() >= 1
     assert (values >= score(start) - 1e-9).all() and (values > score(start) + 1e-6).any()

@@ -39,12 +39,6 @@ from typing import Any, cast
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.logei import qLogExpectedImprovement
-from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-from botorch.acquisition.objective import GenericMCObjective
-from botorch.models.model import Model
-from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
-from botorch.utils.sampling import sample_simplex
 from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
@@ -60,7 +54,9 @@ from core.api import (
 )
 from plugins.optimizers.acquisition_polish import polished
 from plugins.optimizers.agent_reward import LOG_FLOOR, batched_reward, scored_until
-from plugins.optimizers.surrogate_walk import SurrogateWalk
+from plugins.optimizers.free_search import free_searched
+from plugins.optimizers.paper_rewards import log_nehvi, scalarized_log_ei
+from plugins.optimizers.surrogate_walk import SurrogateWalk, posterior_features
 
 REWARDS = ("auto", "ehvi", "ei", "nehvi")
 SELECTS = ("ehvi", "reward")
@@ -249,8 +245,8 @@ class MoboArs(ModelBasedOptimizer):
         sur = self._surrogate()
         ehvi = self._ehvi(sur)
         kind = self.resolved_reward
-        shared = ehvi if kind == "ehvi" else self._nehvi(sur) if kind == "nehvi" else None
-        features = self._features(sur.model, sur.y) if self.state_features else None
+        shared = ehvi if kind == "ehvi" else log_nehvi(sur, self.mc_samples, self.pending) if kind == "nehvi" else None
+        features = posterior_features(sur.model, sur.y) if self.state_features else None
         proposals: list[tuple[float, np.ndarray]] = []
         pool: list[tuple[np.ndarray, np.ndarray]] = []  # the points the rollouts and raw sets visited, rewards
         raws: list[tuple[np.ndarray, np.ndarray]] = []  # the global agents' raw sets, scored (extra polish starts)
@@ -260,7 +256,7 @@ class MoboArs(ModelBasedOptimizer):
             own = None if deadline is None else begin + (i + 1) / len(starts) * (deadline - begin)
             if i and timed and self._over(deadline):
                 break
-            acq = shared if shared is not None else self._scalarized_ei(sur)
+            acq = shared if shared is not None else scalarized_log_ei(sur, self.mc_samples, self.pending)
             reward = self._scored(acq)
             raw = None
             if start is None:  # a global agent: start at the best raw candidate
@@ -300,16 +296,14 @@ class MoboArs(ModelBasedOptimizer):
             better = zip(common(moved), moved, proposals, strict=True)
             proposals = [(float(v), m) if v > old else (old, p) for v, m, (old, p) in better]
         if self.select == "ehvi" and proposals and self._free_dims:
-            moved, values = self._free_searched(common, np.array([p for _, p in proposals]))
+            moved, values = self._free(common, np.array([p for _, p in proposals]))
             proposals = [(float(v), m) for v, m in zip(values, moved, strict=True)]
         if self.time_share is not None and pool:  # costed already: kept for cheap asks (see _cheap)
             points = np.vstack([p for p, _ in pool])
             values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # ehvi: as rewarded
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
             keep = keep[values[keep] > LOG_FLOOR]
-            self._pool = self.snapped(
-                self._free_searched(common, points[keep], values[keep])[0] if len(keep) else points[keep]
-            )
+            self._pool = self.snapped(self._free(common, points[keep], values[keep])[0] if len(keep) else points[keep])
         return self._ranked(proposals)
 
     @property
@@ -318,27 +312,11 @@ class MoboArs(ModelBasedOptimizer):
         known = self.known
         return tuple(getattr(known, "free", ())) if self.free_search and known is not None else ()
 
-    def _free_searched(
+    def _free(
         self, score: Callable[[np.ndarray], np.ndarray], points: np.ndarray, values: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``points`` (``n x d``), each moved along every free dimension in turn to the best of ``free_search``
-        evenly spaced values in ``[0, 1]`` by ``score`` (kept where none beats it); their scores. ``values``: the
-        points' scores, if known already."""
-        points = np.array(points, dtype=float, copy=True)
-        values = score(points) if values is None else np.asarray(values, dtype=float).copy()
-        dims = self._free_dims
-        if not dims or not len(points):
-            return points, values
-        grid = np.linspace(0.0, 1.0, self.free_search)
-        for d in dims:
-            trial = np.repeat(points, len(grid), axis=0)
-            trial[:, d] = np.tile(grid, len(points))
-            scores = score(trial).reshape(len(points), len(grid))
-            best = np.argmax(scores, axis=1)
-            better = scores[np.arange(len(points)), best] > values
-            points[better, d] = grid[best[better]]
-            values[better] = scores[better, best[better]]
-        return points, values
+        """``points`` at their best values of the free dimensions (:func:`free_searched`), and their scores."""
+        return free_searched(score, points, self._free_dims, self.free_search, values)
 
     def _over(self, until: float | None) -> bool:
         """Whether a timed round must stop now: a worker waits for it (``hurry``), or it is past ``until``."""
@@ -354,7 +332,7 @@ class MoboArs(ModelBasedOptimizer):
             values = score(self._pool)
             if self._free_dims:  # the best few, each at its best training setting under the refit surrogate
                 top = np.argsort(-values, kind="stable")[: max(n, CHEAP_FREE_SEARCHED)]
-                moved, better = self._free_searched(score, self._pool[top], values[top])
+                moved, better = self._free(score, self._pool[top], values[top])
                 self._pool[top], values[top] = self.snapped(moved), better
             used = []
             for i in np.argsort(-values, kind="stable"):
@@ -412,21 +390,6 @@ class MoboArs(ModelBasedOptimizer):
         extra = rng.random((self.n_agents - len(front), self.problem.dim))
         return np.vstack([front, extra])
 
-    def _scalarized_ei(self, sur: Surrogate) -> AcquisitionFunction:
-        """MC log-EI of an augmented Chebyshev scalarization under fresh random simplex weights (ParEGO).
-
-        The improvement is over the best scalarized *observation*; only the new points' posterior is sampled, so
-        a call costs the same at 10 and at 150 observations."""
-        weights = sample_simplex(sur.y.shape[-1], dtype=DTYPE).squeeze(0)
-        scalarize = get_chebyshev_scalarization(weights=weights, Y=sur.y)
-        return qLogExpectedImprovement(
-            model=sur.model,
-            best_f=scalarize(sur.y).max(),
-            sampler=sur.sampler(self.mc_samples),
-            objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
-            X_pending=torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None,
-        )
-
     def _ehvi(self, sur: Surrogate) -> LogExpectedHypervolumeImprovement:
         """Closed-form log EHVI over the feasible front (in the surrogate's output order; see ``front``)."""
         rows = torch.as_tensor(np.flatnonzero(self._feasible & np.all(np.isfinite(self._y), axis=1)))
@@ -451,29 +414,6 @@ class MoboArs(ModelBasedOptimizer):
             front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
         pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
         return LogExpectedHypervolumeImprovement(model, sur.ref_point, front, X_pending=pending, std_scale=self.explore)
-
-    def _nehvi(self, sur: Surrogate) -> AcquisitionFunction:
-        return qLogNoisyExpectedHypervolumeImprovement(
-            model=sur.model,
-            ref_point=sur.ref_point,
-            X_baseline=sur.x,
-            prune_baseline=True,
-            sampler=sur.sampler(self.mc_samples),
-            X_pending=torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None,
-        )
-
-    @staticmethod
-    def _features(model: Model, y: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
-        mean, std = y.mean(0), y.std(0).clamp_min(1e-9)
-
-        def features(points: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                post = model.posterior(torch.as_tensor(points, dtype=DTYPE))
-                mu = (post.mean - mean) / std
-                sd = post.variance.clamp_min(0).sqrt() / std
-            return torch.cat([mu, sd], dim=-1).numpy()
-
-        return features
 
     def _ranked(self, proposals: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
         """The distinct proposals that fit the board (where known), best first, never an observed point."""

@@ -5,8 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+from botorch.models.model import Model
 
-from core.api import Environment
+from core.api import DTYPE, Environment
+
+
+def posterior_features(model: Model, y: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """The walk's optional extra observation (``state_features``): the posterior mean and std at each point,
+    standardized by the outcomes ``y``."""
+    mean, std = y.mean(0), y.std(0).clamp_min(1e-9)
+
+    def features(points: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            post = model.posterior(torch.as_tensor(points, dtype=DTYPE))
+            mu = (post.mean - mean) / std
+            sd = post.variance.clamp_min(0).sqrt() / std
+        return torch.cat([mu, sd], dim=-1).numpy()
+
+    return features
 
 
 class SurrogateWalk(Environment):
