@@ -53,7 +53,15 @@ if TYPE_CHECKING:
     )
     from core.search.log_ehvi import LogExpectedHypervolumeImprovement
     from core.search.model_based import AcquisitionOptimizer, ModelBasedOptimizer
-    from core.search.surrogate import DTYPE, Surrogate, believed_at, fit_gp, ignore_jitter_warnings, mc_sampler
+    from core.search.surrogate import (
+        DTYPE,
+        Surrogate,
+        believed_at,
+        fit_gp,
+        ignore_jitter_warnings,
+        mc_sampler,
+        x_pending,
+    )
     from core.tflm.planner import Buffer, plan
     from core.tflm.runtime import arena_use, convert_int8, require_tflm
     from core.trial.datamodule import ArrayDataModule
@@ -83,7 +91,15 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "core.trial.training": ("LitClassifier",),
     "core.trial.weight_init": ("init_weights",),
     "core.search.model_based": ("AcquisitionOptimizer", "ModelBasedOptimizer"),
-    "core.search.surrogate": ("DTYPE", "Surrogate", "believed_at", "fit_gp", "ignore_jitter_warnings", "mc_sampler"),
+    "core.search.surrogate": (
+        "DTYPE",
+        "Surrogate",
+        "believed_at",
+        "fit_gp",
+        "ignore_jitter_warnings",
+        "mc_sampler",
+        "x_pending",
+    ),
     "core.search.log_ehvi": ("LogExpectedHypervolumeImprovement",),
     "core.trial.int8_quantizer": ("OBSERVERS", "Int8Scheme"),
     "core.trial.int8": ("Int8Model", "calibrated_int8", "from_prepared", "prepare"),
@@ -167,6 +183,7 @@ __all__ = [
     "prune_to",
     "require_tflm",
     "thread_env",
+    "x_pending",
 ]
 
 

@@ -199,6 +199,11 @@ def mc_sampler(samples: int) -> SobolQMCNormalSampler:
     return SobolQMCNormalSampler(sample_shape=torch.Size([int(samples)]))
 
 
+def x_pending(pending: np.ndarray) -> torch.Tensor | None:
+    """Pending points (``k x d``) as BoTorch's ``X_pending`` (double), ``None`` where there are none (``k = 0``)."""
+    return torch.as_tensor(pending, dtype=DTYPE) if len(pending) else None
+
+
 def unit_bounds(dim: int) -> torch.Tensor:
     """``2 x dim`` bounds of the unit cube (double)."""
     return torch.stack([torch.zeros(dim, dtype=DTYPE), torch.ones(dim, dtype=DTYPE)])

@@ -43,7 +43,6 @@ from scipy.stats import qmc
 from sklearn.cluster import KMeans
 
 from core.api import (
-    DTYPE,
     Agent,
     LogExpectedHypervolumeImprovement,
     ModelBasedOptimizer,
@@ -51,6 +50,7 @@ from core.api import (
     Surrogate,
     believed_at,
     ignore_jitter_warnings,
+    x_pending,
 )
 from plugins.optimizers.acquisition_polish import polished
 from plugins.optimizers.agent_reward import LOG_FLOOR, batched_reward, scored_until
@@ -303,7 +303,7 @@ class MoboArs(ModelBasedOptimizer):
             values = np.concatenate([v for _, v in pool]) if shared is ehvi else common(points)  # ehvi: as rewarded
             keep = np.argsort(-values, kind="stable")[: self.pool_size]
             keep = keep[values[keep] > LOG_FLOOR]
-            self._pool = self.snapped(self._free(common, points[keep], values[keep])[0] if len(keep) else points[keep])
+            self._pool = self.snapped(self._free(common, points[keep], values[keep])[0])
         return self._ranked(proposals)
 
     @property
@@ -332,8 +332,8 @@ class MoboArs(ModelBasedOptimizer):
             values = score(self._pool)
             if self._free_dims:  # the best few, each at its best training setting under the refit surrogate
                 top = np.argsort(-values, kind="stable")[: max(n, CHEAP_FREE_SEARCHED)]
-                moved, better = self._free(score, self._pool[top], values[top])
-                self._pool[top], values[top] = self.snapped(moved), better
+                moved, scores = self._free(score, self._pool[top], values[top])
+                self._pool[top], values[top] = self.snapped(moved), scores
             used = []
             for i in np.argsort(-values, kind="stable"):
                 if len(out) == n:
@@ -412,7 +412,7 @@ class MoboArs(ModelBasedOptimizer):
                     model = believed_at(sur.model, sur.x[rows])
         else:
             front = sur.y[torch.as_tensor(self.observed_front(), dtype=torch.long)]
-        pending = torch.as_tensor(self.pending, dtype=DTYPE) if len(self.pending) else None
+        pending = x_pending(self.pending)
         return LogExpectedHypervolumeImprovement(model, sur.ref_point, front, X_pending=pending, std_scale=self.explore)
 
     def _ranked(self, proposals: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:

@@ -4,7 +4,6 @@ and BoTorch's qLogNEHVI, each over a fitted :class:`core.api.Surrogate`."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
@@ -12,11 +11,7 @@ from botorch.acquisition.objective import GenericMCObjective
 from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
 from botorch.utils.sampling import sample_simplex
 
-from core.api import DTYPE, Surrogate
-
-
-def _pending(pending: np.ndarray) -> torch.Tensor | None:
-    return torch.as_tensor(pending, dtype=DTYPE) if len(pending) else None
+from core.api import DTYPE, Surrogate, x_pending
 
 
 def scalarized_log_ei(sur: Surrogate, mc_samples: int, pending: np.ndarray) -> AcquisitionFunction:
@@ -31,7 +26,7 @@ def scalarized_log_ei(sur: Surrogate, mc_samples: int, pending: np.ndarray) -> A
         best_f=scalarize(sur.y).max(),
         sampler=sur.sampler(mc_samples),
         objective=GenericMCObjective(lambda samples, X=None: scalarize(samples)),
-        X_pending=_pending(pending),
+        X_pending=x_pending(pending),
     )
 
 
@@ -43,5 +38,5 @@ def log_nehvi(sur: Surrogate, mc_samples: int, pending: np.ndarray) -> Acquisiti
         X_baseline=sur.x,
         prune_baseline=True,
         sampler=sur.sampler(mc_samples),
-        X_pending=_pending(pending),
+        X_pending=x_pending(pending),
     )

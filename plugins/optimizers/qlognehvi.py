@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
-from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
+from core.api import AcquisitionOptimizer, fit_gp, mc_sampler, x_pending
 
 
 class QLogNEHVI(AcquisitionOptimizer):
@@ -31,8 +30,3 @@ class QLogNEHVI(AcquisitionOptimizer):
             X_pending=x_pending(self.pending),
         )
         return self.maximize([acq], n)
-
-
-def x_pending(pending: np.ndarray) -> torch.Tensor | None:
-    """Pending points (``k x d``) as BoTorch's ``X_pending`` (double), ``None`` where there are none (``k = 0``)."""
-    return torch.as_tensor(pending, dtype=DTYPE) if len(pending) else None

@@ -8,8 +8,7 @@ from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.models.model import Model
 from botorch.utils.sampling import sample_simplex
 
-from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler
-from plugins.optimizers.qlognehvi import x_pending
+from core.api import DTYPE, AcquisitionOptimizer, fit_gp, mc_sampler, x_pending
 
 
 class QLogNParEGO(AcquisitionOptimizer):
