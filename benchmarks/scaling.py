@@ -11,12 +11,12 @@ dir, on the task (``--task``) with that seed, ``search.n_trials`` (``--trials``)
 (``--epochs``; the searched ``epochs`` parameter is removed with ``~search_space.params.epochs``),
 ``executor.torch_threads=1`` and ``logger=none``. Tasks: ``quickstart`` (small CNN on digits, STM32F4 costs, the
 board's reference point: every candidate is tiny next to the board, so every search's HV saturates near 0.97) or
-one of :mod:`benchmarks.tinyml`'s reported tasks (``digits``, ``basic_motions``, ``osuleaf``) with its fixed epochs
-(unless ``--epochs``) and its reference point, where HV stays well below 1 and so tells searches apart. A run is
-``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default; ``search.lookahead`` auto: on with 2 or
-more workers), ``nolookahead`` (asynchronous, ``search.lookahead=false``: a freed worker waits while the next point
-is proposed) or ``batch`` (``search.schedule=batch``: ask ``WORKERS`` trials, wait for all of them, tell). The
-default runs:
+one of :mod:`benchmarks.tinyml`'s reported tasks (``digits``, ``basic_motions``, ``osuleaf``, ``acsf1``) with its
+fixed epochs (unless ``--epochs``) and its reference point, where HV stays well below 1 and so tells searches
+apart. A run is ``EXECUTOR:WORKERS[:SCHEDULE]`` with SCHEDULE ``async`` (the default; ``search.lookahead`` auto: on
+with 2 or more workers), ``nolookahead`` (asynchronous, ``search.lookahead=false``: a freed worker waits while the
+next point is proposed) or ``batch`` (``search.schedule=batch``: ask ``WORKERS`` trials, wait for all of them,
+tell). The default runs:
 
 * ``process:1``: the baseline. One worker process, so asynchronous == sequential; it runs in a worker process
   (not ``executor=local``) so that the start-up costs are the same as with 2 workers.
@@ -462,7 +462,9 @@ def write_report(result: dict[str, Any], out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario's runs one after the other, write the JSON and the markdown, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="quickstart", help="quickstart (default), digits, basic_motions or osuleaf")
+    parser.add_argument(
+        "--task", default="quickstart", help="quickstart (default), digits, basic_motions, osuleaf or acsf1"
+    )
     parser.add_argument("--trials", type=int, default=30, help="search.n_trials of every run (default 30)")
     parser.add_argument(
         "--epochs", type=int, help="trainer.max_epochs of every trial (default: 30 on the quickstart, else the task's)"

@@ -11,7 +11,10 @@ Usage::
 * ``digits``: scikit-learn digits (1 x 8 x 8, 10 classes), 2-D ``small_cnn``, STM32F4, the quickstart space;
 * ``basic_motions``: aeon's BasicMotions IMU set (6 x 100, 4 classes), 1-D ``small_cnn``, ESP32;
 * ``osuleaf``: aeon's OSULeaf (1 x 427, 6 classes), 1-D ``small_cnn``, nRF52840, the time-series space
-  (depth up to 4, width up to 48): a longer input where SRAM and MACs trade against error.
+  (depth up to 4, width up to 48): a longer input where SRAM and MACs trade against error;
+* ``acsf1``: aeon's ACSF1 appliance power traces (1 x 1460, 10 classes), the same space and board as ``osuleaf``:
+  the longest input aeon bundles (added on 2026-12-08, after the three above, because ``basic_motions`` and
+  ``digits`` saturate by trial 45-60; fixed before any optimizer ran on it).
 
 Training is short and fixed (``trainer.max_epochs`` per task, the ``epochs`` search parameter removed), so a trial
 takes seconds; the objectives are error (1 - int8 validation accuracy), flash, SRAM and MACs, q=1.
@@ -97,6 +100,21 @@ TASKS: dict[str, Task] = {
             "trainer.max_epochs=20",
         ),
         "OSULeaf 1x427, 1-D small_cnn, nrf52840, 20 epochs",
+    ),
+    # added 2026-12-08, fixed before any optimizer ran on it: the longest input aeon bundles (basic_motions and
+    # digits saturate by trial 45-60, so a second task where SRAM and MACs trade against error)
+    "acsf1": Task(
+        (
+            "dataset=aeon_bundled",
+            "dataset.name=ACSF1",
+            "model=small_cnn",
+            "model.conv_dim=1",
+            "hw=nrf52840",
+            "search_space=quickstart_timeseries",
+            "data.batch_size=16",
+            "trainer.max_epochs=20",
+        ),
+        "ACSF1 1x1460, 1-D small_cnn, nrf52840, 20 epochs",
     ),
     # tuning tasks: mobo_ars's defaults are chosen on these (and seeds that are not reported), never on the above
     "arrowhead": Task(
