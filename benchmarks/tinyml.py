@@ -79,6 +79,20 @@ class Task:
     tuning: bool = False  # for tuning defaults only (benchmarks/tinyml_tuning.py); never in the reported tables
 
 
+def _aeon(name: str, hw: str, batch_size: int, epochs: int) -> tuple[str, ...]:
+    """Overrides of a task on one of aeon's bundled sets: 1-D ``small_cnn`` in the time-series space."""
+    return (
+        "dataset=aeon_bundled",
+        f"dataset.name={name}",
+        "model=small_cnn",
+        "model.conv_dim=1",
+        f"hw={hw}",
+        "search_space=quickstart_timeseries",
+        f"data.batch_size={batch_size}",
+        f"trainer.max_epochs={epochs}",
+    )
+
+
 TASKS: dict[str, Task] = {
     "digits": Task(
         ("dataset=digits", "model=small_cnn", "hw=stm32f4", "search_space=quickstart", "trainer.max_epochs=8"),
@@ -89,59 +103,23 @@ TASKS: dict[str, Task] = {
         "BasicMotions 6x100, 1-D small_cnn, esp32, 30 epochs",
     ),
     "osuleaf": Task(
-        (
-            "dataset=aeon_bundled",
-            "dataset.name=OSULeaf",
-            "model=small_cnn",
-            "model.conv_dim=1",
-            "hw=nrf52840",
-            "search_space=quickstart_timeseries",
-            "data.batch_size=32",
-            "trainer.max_epochs=20",
-        ),
+        _aeon("OSULeaf", "nrf52840", batch_size=32, epochs=20),
         "OSULeaf 1x427, 1-D small_cnn, nrf52840, 20 epochs",
     ),
     # added 2026-12-08, fixed before any optimizer ran on it: the longest input aeon bundles (basic_motions and
     # digits saturate by trial 45-60, so a second task where SRAM and MACs trade against error)
     "acsf1": Task(
-        (
-            "dataset=aeon_bundled",
-            "dataset.name=ACSF1",
-            "model=small_cnn",
-            "model.conv_dim=1",
-            "hw=nrf52840",
-            "search_space=quickstart_timeseries",
-            "data.batch_size=16",
-            "trainer.max_epochs=20",
-        ),
+        _aeon("ACSF1", "nrf52840", batch_size=16, epochs=20),
         "ACSF1 1x1460, 1-D small_cnn, nrf52840, 20 epochs",
     ),
     # tuning tasks: mobo_ars's defaults are chosen on these (and seeds that are not reported), never on the above
     "arrowhead": Task(
-        (
-            "dataset=aeon_bundled",
-            "dataset.name=ArrowHead",
-            "model=small_cnn",
-            "model.conv_dim=1",
-            "hw=nrf52840",
-            "search_space=quickstart_timeseries",
-            "data.batch_size=16",
-            "trainer.max_epochs=20",
-        ),
+        _aeon("ArrowHead", "nrf52840", batch_size=16, epochs=20),
         "ArrowHead 1x251, 1-D small_cnn, nrf52840, 20 epochs (tuning)",
         tuning=True,
     ),
     "japanese_vowels": Task(
-        (
-            "dataset=aeon_bundled",
-            "dataset.name=JapaneseVowels_eq",
-            "model=small_cnn",
-            "model.conv_dim=1",
-            "hw=esp32",
-            "search_space=quickstart_timeseries",
-            "data.batch_size=32",
-            "trainer.max_epochs=15",
-        ),
+        _aeon("JapaneseVowels_eq", "esp32", batch_size=32, epochs=15),
         "JapaneseVowels 12x29, 1-D small_cnn, esp32, 15 epochs (tuning)",
         tuning=True,
     ),
