@@ -462,9 +462,7 @@ def write_report(result: dict[str, Any], out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario's runs one after the other, write the JSON and the markdown, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--task", default="quickstart", help="quickstart (default), digits, basic_motions, osuleaf or acsf1"
-    )
+    parser.add_argument("--task", default="quickstart", help="quickstart (default) or a reported tinyml task")
     parser.add_argument("--trials", type=int, default=30, help="search.n_trials of every run (default 30)")
     parser.add_argument(
         "--epochs", type=int, help="trainer.max_epochs of every trial (default: 30 on the quickstart, else the task's)"
